@@ -1,0 +1,1 @@
+"""Per-pixel feature extraction: images -> float32 feature stacks (H, W, F)."""
