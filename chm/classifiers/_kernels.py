@@ -1,0 +1,89 @@
+"""numba kernels of the LDNN stage classifier, each beside its numpy reference.
+
+The LDNN output of one class is (Seyedhosseini & Tasdizen; Sajjadi et al.)
+
+    f(x) = 1 - prod_i (1 - g_i(x)),   g_i(x) = prod_j sigma(z_ij),   z_ij = w_ij . x + b_ij
+
+with ``N`` groups (index i) of ``M`` discriminants (index j). The affine part
+``z = X W + b`` is a BLAS matrix product done outside; these kernels do the
+per-pixel products and their derivative, which BLAS cannot.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def ldnn_forward_kernel(z, n_groups, n_disc):
+    """Disjunction of conjunctions of sigmoids, row by row.
+
+    Parameters
+    ----------
+    z : float32 array (n, n_groups * n_disc)
+        Discriminant activations, group-major (group i owns columns
+        ``i * n_disc ... (i + 1) * n_disc - 1``).
+
+    Returns
+    -------
+    f : float32 array (n,)
+        LDNN output in [0, 1].
+    """
+    n = z.shape[0]
+    f = np.empty(n, np.float32)
+    for r in prange(n):
+        not_any = np.float32(1.0)
+        for i in range(n_groups):
+            g = np.float32(1.0)
+            for j in range(n_disc):
+                g *= np.float32(1.0) / (np.float32(1.0) + np.exp(-z[r, i * n_disc + j]))
+            not_any *= np.float32(1.0) - g
+        f[r] = np.float32(1.0) - not_any
+    return f
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def ldnn_backward_kernel(z, delta, n_groups, n_disc):
+    """Gradient of ``sum_r delta[r] * f(z[r])`` with respect to ``z``.
+
+    ``df/dz_ij = prod_{k != i} (1 - g_k) * g_i * (1 - sigma(z_ij))``; the
+    product over the other groups is taken explicitly (no division by
+    ``1 - g_i``, which vanishes for saturated groups).
+    """
+    n = z.shape[0]
+    dz = np.empty_like(z)
+    g = np.empty((n, n_groups), np.float32)
+    for r in prange(n):
+        for i in range(n_groups):
+            gi = np.float32(1.0)
+            for j in range(n_disc):
+                gi *= np.float32(1.0) / (np.float32(1.0) + np.exp(-z[r, i * n_disc + j]))
+            g[r, i] = gi
+        for i in range(n_groups):
+            others = np.float32(1.0)
+            for k in range(n_groups):
+                if k != i:
+                    others *= np.float32(1.0) - g[r, k]
+            scale = delta[r] * others * g[r, i]
+            for j in range(n_disc):
+                s = np.float32(1.0) / (np.float32(1.0) + np.exp(-z[r, i * n_disc + j]))
+                dz[r, i * n_disc + j] = scale * (np.float32(1.0) - s)
+    return dz
+
+
+def ldnn_forward_reference(z, n_groups, n_disc, dtype=np.float32):
+    """Plain numpy version of :func:`ldnn_forward_kernel` (float64 inside)."""
+    s = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
+    g = s.reshape(len(z), n_groups, n_disc).prod(axis=2)
+    return (1.0 - (1.0 - g).prod(axis=1)).astype(dtype)
+
+
+def ldnn_backward_reference(z, delta, n_groups, n_disc, dtype=np.float32):
+    """Plain numpy version of :func:`ldnn_backward_kernel` (float64 inside)."""
+    s = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
+    s3 = s.reshape(len(z), n_groups, n_disc)
+    g = s3.prod(axis=2)
+    one_minus = 1.0 - g
+    others = np.empty_like(g)
+    for i in range(n_groups):
+        others[:, i] = np.delete(one_minus, i, axis=1).prod(axis=1)
+    dz = (delta[:, None, None] * others[:, :, None] * g[:, :, None]) * (1.0 - s3)
+    return dz.reshape(z.shape).astype(dtype)

@@ -1,0 +1,608 @@
+"""scikit-learn style estimator training the paper's ConvNet from sparse labels.
+
+:class:`ConvNetSegmenter` minimises the semi-supervised loss of the paper,
+
+    E = E_S + tv_weight * E_U,
+
+with ``E_S`` the cross-entropy of the few labeled pixels (label ``-1`` marks
+an unlabeled pixel) and ``E_U`` the total variation of the softmax probability
+map of *all* pixels (eqs. 8 and 15), through the dense, fully convolutional
+evaluation of the patch network (:mod:`chm.convnet.network`).
+"""
+import math
+import sys
+import time
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .losses import interpolated_nll, tv_loss_torch
+from .network import PADDING_MODES, PatchNet, pad_image
+
+__all__ = ["ConvNetSegmenter", "load"]
+
+_FORMAT = "chm.convnet.ConvNetSegmenter/1"
+_SOLVERS = ("adam", "sgd")
+_SCHEDULES = ("constant", "cosine")
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str
+        ``"auto"`` picks ``"cuda"`` when :func:`torch.cuda.is_available` and
+        ``"cpu"`` otherwise; any other value is passed to :class:`torch.device`
+        (e.g. ``"cuda:1"``).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the string names no device, or CUDA is asked for but not available.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available; use 'cpu' or 'auto'")
+    return dev
+
+
+@contextmanager
+def _torch_threads(n_jobs):
+    """Run the enclosed block with ``n_jobs`` intra-op threads (None: unchanged)."""
+    if n_jobs is None:
+        yield
+        return
+    from chm._runtime import resolve_n_jobs
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(resolve_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextmanager
+def _seeded(seed, device):
+    """Seed torch inside a forked RNG state and ask for deterministic kernels."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+
+
+def _bilinear_sources(rows, size_in, size_out):
+    """Source cells and weights of bilinear resizing, as :func:`F.interpolate` computes them.
+
+    ``F.interpolate(mode="bilinear", align_corners=False)`` from ``size_in``
+    to ``size_out`` samples output index ``d`` at ``s = (d + 0.5) size_in /
+    size_out - 0.5`` (clamped at 0) between cells ``floor(s)`` and the next one
+    (clamped at ``size_in - 1``).
+
+    Returns
+    -------
+    lo, hi : ndarray of int64
+        The two source cells.
+    frac : ndarray of float64
+        Weight of ``hi`` (``lo`` gets ``1 - frac``).
+    """
+    src = (rows + 0.5) * (size_in / size_out) - 0.5
+    src = np.maximum(src, 0.0)
+    lo = np.floor(src).astype(np.int64)
+    lo = np.minimum(lo, size_in - 1)
+    hi = np.minimum(lo + 1, size_in - 1)
+    return lo, hi, src - lo
+
+
+class ConvNetSegmenter(BaseEstimator):
+    """The paper's ConvNet trained with cross-entropy plus a total-variation loss.
+
+    A patch classifier (4 blocks of 3x3 convolution with ``width`` maps, ReLU,
+    2x2 max-pooling and local response normalisation; a fully connected layer
+    of ``hidden`` units with ReLU; softmax over the classes) is trained and
+    applied densely: one fully convolutional pass of the same weights gives
+    the probabilities of every pixel (:class:`chm.convnet.network.PatchNet`).
+    Each iteration takes a mini-batch of training images (random crops of
+    them when ``crop_size`` is set), computes the softmax map and minimises
+
+        E = E_S + tv_weight * E_U,
+
+    where ``E_S`` is the mean cross-entropy of the labeled pixels of the
+    batch and ``E_U`` is the total variation of the softmax map (eqs. 8 and
+    15, :func:`chm.convnet.losses.tv_loss_torch`) over all pixels of the
+    batch, divided by the number of pixel positions with a full 3x3
+    neighbourhood, so that ``tv_weight`` does not depend on the image or crop
+    size.
+
+    Parameters
+    ----------
+    tv_weight : float, default=0.3
+        Weight of the unsupervised total-variation term (``alpha`` of the
+        paper); 0 trains with the supervised term only.
+    width : int, default=64
+        Feature maps of each convolution (64 in the paper).
+    hidden : int, default=512
+        Units of the fully connected layer (512 in the paper).
+    downscale : float, default=2.0
+        Factor by which images are shrunk (bilinear, antialiased) before the
+        network sees them; probability maps are upsampled back to the input
+        size (bilinear). ``1`` is the paper's full resolution; 2 makes CPU
+        training about four times cheaper. Labeled pixels keep their
+        full-resolution positions: their probability is the bilinear
+        interpolation of the network's output, exactly as in
+        :meth:`predict_proba`. The total variation is taken on the network's
+        output grid.
+    crop_size : int or None, default=96
+        Side of the random square crop taken from each (downscaled) training
+        image at each iteration, in output pixels; the network also sees the
+        ``patch_size_ - 1`` pixels of context around it. ``None`` (or a crop
+        larger than the image) trains on whole images.
+    batch_size : int, default=8
+        Images (crops) per iteration.
+    n_epochs : int, default=30
+        Passes over the training images.
+    learning_rate : float, default=1e-3
+        Step size of the solver.
+    solver : {"adam", "sgd"}, default="adam"
+        Adam, or SGD with Nesterov-free momentum ``momentum``.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights (the solver's ``weight_decay``).
+    lr_schedule : {"constant", "cosine"}, default="cosine"
+        Learning rate kept constant or decayed to 0 along a half cosine over
+        all iterations.
+    padding : {"reflect", "zero"}, default="reflect"
+        How images are extended at their borders so that the output has the
+        input's height and width: mirrored without repeating the edge pixel,
+        or zeros (the mean colour, after normalisation). The patch network
+        on a patch cut from the image padded this way gives the same
+        probabilities as the dense map at that pixel.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where the network runs: ``"auto"`` uses CUDA when
+        :func:`torch.cuda.is_available`, else the CPU.
+    n_jobs : int or None, default=None
+        Torch intra-op threads during :meth:`fit` and prediction (``-1``: all
+        cores); ``None`` leaves torch's setting unchanged.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the image order and the crops. With
+        an int, two fits on the CPU with the same data and thread count give
+        the same model (torch's deterministic algorithms are switched on
+        during fit).
+    verbose : int, default=0
+        If > 0, one line per epoch on stderr: the mean cross-entropy, total
+        variation (per pixel) and loss of the epoch, and its duration.
+
+    Attributes
+    ----------
+    classes_ : ndarray of int64
+        Labels seen in fit, sorted; output channel ``k`` is ``classes_[k]``.
+    n_classes_ : int
+        Number of classes.
+    n_channels_ : int
+        Channels of the training images (1 grey, 3 RGB).
+    mean_, std_ : ndarray of float32, shape (n_channels_,)
+        Per-channel mean and standard deviation of the training pixels, used
+        to normalise every input.
+    module_ : chm.convnet.network.PatchNet
+        The trained network, in evaluation mode, on ``device_``.
+    patch_size_ : int
+        Side of the patch network's input (its receptive field, 62).
+    device_ : torch.device
+        Device the network lives on.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``ce``, ``tv``, ``loss`` (means over the
+        iterations) and ``seconds``.
+    n_iter_ : int
+        Number of optimisation steps taken.
+    """
+
+    def __init__(self, tv_weight=0.3, width=64, hidden=512, downscale=2.0, crop_size=96,
+                 batch_size=8, n_epochs=30, learning_rate=1e-3, solver="adam", momentum=0.9,
+                 weight_decay=0.0, lr_schedule="cosine", padding="reflect", device="auto",
+                 n_jobs=None, random_state=None, verbose=0):
+        self.tv_weight = tv_weight
+        self.width = width
+        self.hidden = hidden
+        self.downscale = downscale
+        self.crop_size = crop_size
+        self.batch_size = batch_size
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.solver = solver
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.padding = padding
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        def positive_int(name, value, low=1):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+        def real(name, value, low, strict):
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
+                    or value < low or (strict and value == low):
+                bound = ">" if strict else ">="
+                raise ValueError(f"{name} must be a finite number {bound} {low}, got {value!r}")
+
+        real("tv_weight", self.tv_weight, 0.0, False)
+        positive_int("width", self.width)
+        positive_int("hidden", self.hidden)
+        real("downscale", self.downscale, 1.0, False)
+        if self.crop_size is not None:
+            positive_int("crop_size", self.crop_size, 3)
+        positive_int("batch_size", self.batch_size)
+        positive_int("n_epochs", self.n_epochs)
+        real("learning_rate", self.learning_rate, 0.0, True)
+        real("momentum", self.momentum, 0.0, False)
+        real("weight_decay", self.weight_decay, 0.0, False)
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
+        if self.lr_schedule not in _SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.padding not in PADDING_MODES:
+            raise ValueError(f"padding must be one of {PADDING_MODES}, got {self.padding!r}")
+        return resolve_device(self.device)
+
+    def _check_channels(self, images):
+        channels = 1 if images[0].ndim == 2 else images[0].shape[2]
+        if channels != self.n_channels_:
+            kinds = {1: "grey", 3: "RGB"}
+            raise ValueError(f"the model was fitted on {kinds[self.n_channels_]} images, "
+                             f"got {kinds[channels]} images")
+
+    # ------------------------------------------------------------ preprocessing
+    def _low_shape(self, shape):
+        """Height and width of the network's output grid for an input of ``shape``."""
+        h, w = shape[:2]
+        return max(1, int(round(h / self.downscale))), max(1, int(round(w / self.downscale)))
+
+    def _prepare(self, image):
+        """Normalise, downscale and pad one image; returns ``(C, h + P - 1, w + P - 1)`` float32."""
+        x = image if image.ndim == 3 else image[:, :, None]
+        x = (x - self.mean_) / self.std_
+        x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
+        low = self._low_shape(image.shape)
+        if low != image.shape[:2]:
+            t = torch.from_numpy(x).unsqueeze(0)
+            x = F.interpolate(t, size=low, mode="bilinear", align_corners=False,
+                              antialias=True)[0].numpy()
+        return pad_image(x, self.patch_size_, self.padding).astype(np.float32, copy=False)
+
+    def _labeled_points(self, labels, shape):
+        """Labeled pixels of one image on the output grid: corners, weights and class indices.
+
+        Returns
+        -------
+        ys, xs : ndarray of int64, shape (M, 4)
+            Output-grid cells around each labeled pixel.
+        weights : ndarray of float32, shape (M, 4)
+            Their bilinear weights (those of :meth:`predict_proba`'s upsampling).
+        targets : ndarray of int64, shape (M,)
+            Class indices into ``classes_``.
+        """
+        rows, cols = np.nonzero(labels >= 0)
+        targets = np.searchsorted(self.classes_, labels[rows, cols])
+        h, w = self._low_shape(shape)
+        y0, y1, fy = _bilinear_sources(rows.astype(np.float64), h, shape[0])
+        x0, x1, fx = _bilinear_sources(cols.astype(np.float64), w, shape[1])
+        ys = np.stack([y0, y0, y1, y1], axis=1)
+        xs = np.stack([x0, x1, x0, x1], axis=1)
+        weights = np.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], axis=1)
+        return ys, xs, weights.astype(np.float32), targets.astype(np.int64)
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, images, labels):
+        """Train the network on sparsely labeled images.
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images (H, W) or (H, W, 3), sizes may differ; uint8 is scaled to
+            [0, 1] (see :func:`chm._validation.check_images`).
+        labels : list of ndarray or ndarray
+            One int label map per image, ``-1`` for unlabeled pixels; at least
+            two classes must be labeled.
+
+        Returns
+        -------
+        self : ConvNetSegmenter
+        """
+        from chm._validation import check_images, check_labels, check_sparse_labels
+
+        device = self._check_params()
+        images = check_images(images)
+        labels = check_labels(labels, images)
+        classes = check_sparse_labels(labels, min_classes=2)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        self.classes_ = np.asarray(classes, dtype=np.int64)
+        self.n_classes_ = int(self.classes_.size)
+        self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
+        pixels = np.concatenate([im.reshape(-1, self.n_channels_) for im in images]).astype(np.float64)
+        self.mean_ = pixels.mean(axis=0).astype(np.float32)
+        self.std_ = np.maximum(pixels.std(axis=0), 1e-6).astype(np.float32)
+        del pixels
+        self.device_ = device
+
+        with _torch_threads(self.n_jobs), _seeded(seed, device):
+            module = PatchNet(self.n_classes_, self.n_channels_, width=self.width,
+                              hidden=self.hidden).to(device)
+            self.patch_size_ = module.patch_size
+            padded = [self._prepare(im) for im in images]
+            points = [self._labeled_points(lab, im.shape) for lab, im in zip(labels, images)]
+            low_shapes = [self._low_shape(im.shape) for im in images]
+            self._train(module, padded, points, low_shapes, rng, device)
+        module.eval()
+        self.module_ = module
+        return self
+
+    def _make_optimizer(self, module):
+        if self.solver == "adam":
+            return torch.optim.Adam(module.parameters(), lr=self.learning_rate,
+                                    weight_decay=self.weight_decay)
+        return torch.optim.SGD(module.parameters(), lr=self.learning_rate, momentum=self.momentum,
+                               weight_decay=self.weight_decay)
+
+    def _sample_batch(self, batch, padded, points, low_shapes, rng):
+        """Crops of the batch's images, grouped by shape, with their labeled pixels."""
+        p = self.patch_size_
+        groups = {}
+        for index in batch:
+            h, w = low_shapes[index]
+            ch, cw = h, w
+            if self.crop_size is not None:
+                ch, cw = min(self.crop_size, h), min(self.crop_size, w)
+            top = int(rng.randint(h - ch + 1))
+            left = int(rng.randint(w - cw + 1))
+            crop = padded[index][:, top:top + ch + p - 1, left:left + cw + p - 1]
+            ys, xs, weights, targets = points[index]
+            inside = ((ys.min(axis=1) >= top) & (ys.max(axis=1) < top + ch)
+                      & (xs.min(axis=1) >= left) & (xs.max(axis=1) < left + cw))
+            group = groups.setdefault((ch, cw), {"crops": [], "points": []})
+            group["points"].append((len(group["crops"]), ys[inside] - top, xs[inside] - left,
+                                    weights[inside], targets[inside]))
+            group["crops"].append(crop)
+        return groups
+
+    def _batch_loss(self, module, groups, device):
+        """Cross-entropy of the labeled pixels and per-pixel total variation of a batch."""
+        log_probs, weights = [], []
+        tv_sum = torch.zeros((), device=device)
+        n_valid = 0
+        for (ch, cw), group in groups.items():
+            x = torch.from_numpy(np.stack(group["crops"])).to(device)
+            log_prob = F.log_softmax(module.forward_dense(x), dim=1)
+            for b, ys, xs, w, t in group["points"]:
+                if len(t) == 0:
+                    continue
+                t_idx = torch.from_numpy(t).to(device)
+                ys_t = torch.from_numpy(ys).to(device)
+                xs_t = torch.from_numpy(xs).to(device)
+                log_probs.append(log_prob[b, t_idx[:, None], ys_t, xs_t])
+                weights.append(torch.from_numpy(w).to(device))
+            if ch >= 3 and cw >= 3:
+                prob = log_prob.exp()
+                if self.tv_weight > 0:
+                    tv_sum = tv_sum + tv_loss_torch(prob, reduction="sum")
+                else:
+                    with torch.no_grad():
+                        tv_sum = tv_sum + tv_loss_torch(prob, reduction="sum")
+                n_valid += x.shape[0] * (ch - 2) * (cw - 2)
+        if log_probs:
+            ce = interpolated_nll(torch.cat(log_probs), torch.cat(weights))
+        else:
+            ce = torch.zeros((), device=device)
+        tv = tv_sum / n_valid if n_valid else tv_sum
+        return ce, tv
+
+    def _train(self, module, padded, points, low_shapes, rng, device):
+        optimizer = self._make_optimizer(module)
+        n_images = len(padded)
+        n_batches = math.ceil(n_images / self.batch_size)
+        total_steps = self.n_epochs * n_batches
+        scheduler = None
+        if self.lr_schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+        self.history_ = []
+        self.n_iter_ = 0
+        module.train()
+        for epoch in range(1, self.n_epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(n_images)
+            sums = np.zeros(3)
+            for k in range(n_batches):
+                batch = order[k * self.batch_size:(k + 1) * self.batch_size]
+                groups = self._sample_batch(batch, padded, points, low_shapes, rng)
+                ce, tv = self._batch_loss(module, groups, device)
+                loss = ce + self.tv_weight * tv
+                optimizer.zero_grad(set_to_none=True)
+                if loss.requires_grad:
+                    loss.backward()
+                    optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                self.n_iter_ += 1
+                sums += (ce.item(), tv.item(), loss.item())
+            ce_mean, tv_mean, loss_mean = sums / n_batches
+            seconds = time.perf_counter() - start
+            self.history_.append({"epoch": epoch, "ce": ce_mean, "tv": tv_mean,
+                                  "loss": loss_mean, "seconds": seconds})
+            if self.verbose:
+                print(f"[ConvNetSegmenter] epoch {epoch}/{self.n_epochs}  ce {ce_mean:.4f}  "
+                      f"tv {tv_mean:.4f}  loss {loss_mean:.4f}  {seconds:.1f}s",
+                      file=sys.stderr, flush=True)
+
+    # --------------------------------------------------------------- predict
+    def predict_proba(self, images):
+        """Class probabilities of every pixel.
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images like those of :meth:`fit` (same number of channels).
+
+        Returns
+        -------
+        list of ndarray of float32, shape (H, W, n_classes_)
+            Per image, the softmax of the dense network (upsampled bilinearly
+            to the image size when ``downscale > 1``); channel ``k`` is class
+            ``classes_[k]``; each pixel's probabilities sum to 1.
+        """
+        from chm._validation import check_images
+
+        check_is_fitted(self, "module_")
+        images = check_images(images)
+        self._check_channels(images)
+        out = []
+        with _torch_threads(self.n_jobs), torch.inference_mode():
+            for image in images:
+                x = torch.from_numpy(self._prepare(image)).unsqueeze(0).to(self.device_)
+                prob = torch.softmax(self.module_.forward_dense(x), dim=1)
+                if prob.shape[2:] != image.shape[:2]:
+                    prob = F.interpolate(prob, size=image.shape[:2], mode="bilinear",
+                                         align_corners=False)
+                out.append(np.ascontiguousarray(prob[0].permute(1, 2, 0).cpu().numpy(),
+                                                dtype=np.float32))
+        return out
+
+    def predict(self, images):
+        """Most probable class of every pixel.
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images like those of :meth:`fit`.
+
+        Returns
+        -------
+        list of ndarray of int64, shape (H, W)
+            Label maps with values in ``classes_``.
+        """
+        return [self.classes_[p.argmax(axis=2)] for p in self.predict_proba(images)]
+
+    def score(self, images, labels):
+        """Accuracy on the labeled pixels (labels ``>= 0``).
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images like those of :meth:`fit`.
+        labels : list of ndarray or ndarray
+            Label maps, ``-1`` for pixels left out of the score.
+
+        Returns
+        -------
+        float
+            Fraction of labeled pixels whose predicted label is right.
+        """
+        from chm._validation import check_images, check_labels, check_sparse_labels
+
+        images = check_images(images)
+        labels = check_labels(labels, images)
+        check_sparse_labels(labels, min_classes=1)
+        correct = total = 0
+        for pred, lab in zip(self.predict(images), labels):
+            known = lab >= 0
+            correct += int(np.count_nonzero(pred[known] == lab[known]))
+            total += int(np.count_nonzero(known))
+        return correct / total
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path):
+        """Write the fitted model to ``path`` (a :func:`torch.save` file).
+
+        The file holds the parameters, the network weights and the fitted
+        attributes (no pickled code); read it back with :func:`load`.
+        A ``random_state`` that is not an int is stored as None.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        check_is_fitted(self, "module_")
+        params = self.get_params()
+        if not isinstance(params["random_state"], Integral):
+            params["random_state"] = None
+        else:
+            params["random_state"] = int(params["random_state"])
+        payload = {
+            "format": _FORMAT,
+            "params": params,
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+            "classes": [int(c) for c in self.classes_],
+            "n_channels": int(self.n_channels_),
+            "mean": [float(v) for v in self.mean_],
+            "std": [float(v) for v in self.std_],
+            "history": [dict(h) for h in self.history_],
+            "n_iter": int(self.n_iter_),
+        }
+        torch.save(payload, path)
+
+
+def load(path, device=None):
+    """Read a model written by :meth:`ConvNetSegmenter.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    device : str or None, default=None
+        Overrides the saved ``device`` parameter (e.g. ``"cpu"`` to load a
+        model trained on a GPU on a machine without one).
+
+    Returns
+    -------
+    ConvNetSegmenter
+        Fitted, predicting exactly as the saved model did on the same device.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError(f"{path} is not a file written by ConvNetSegmenter.save")
+    params = dict(payload["params"])
+    if device is not None:
+        params["device"] = device
+    est = ConvNetSegmenter(**params)
+    dev = resolve_device(est.device)
+    est.classes_ = np.asarray(payload["classes"], dtype=np.int64)
+    est.n_classes_ = int(est.classes_.size)
+    est.n_channels_ = int(payload["n_channels"])
+    est.mean_ = np.asarray(payload["mean"], dtype=np.float32)
+    est.std_ = np.asarray(payload["std"], dtype=np.float32)
+    est.history_ = list(payload["history"])
+    est.n_iter_ = int(payload["n_iter"])
+    module = PatchNet(est.n_classes_, est.n_channels_, width=est.width, hidden=est.hidden)
+    module.load_state_dict(payload["state_dict"])
+    est.patch_size_ = module.patch_size
+    est.device_ = dev
+    est.module_ = module.to(dev).eval()
+    return est

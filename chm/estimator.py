@@ -1,0 +1,339 @@
+"""The CHM estimator: a contextual hierarchy of stage classifiers trained from
+sparse labels with a spatial penalty (total variation by default).
+
+Pipeline (Seyedhosseini & Tasdizen, PAMI 2015; Javanmardi et al. 2016):
+
+1. Each image is brought to the working resolution (``downscale``) and a
+   pyramid of ``n_levels`` levels is built (factor 2 per level).
+2. **Bottom-up.** The classifier of level ``l`` sees the image features of
+   level ``l`` plus the probability maps ("context") of levels ``0..l-1``
+   downsampled to level ``l``.
+3. **Top-down.** A level-0 classifier sees the image features plus all
+   levels' maps upsampled to level 0. Its output is the stage's output.
+4. With ``n_stages > 1`` each stage's output is context for every classifier
+   of the next stage.
+
+Each classifier minimises E_S + tv_weight * E_U (eq. 1); by default E_U only
+acts at full resolution (bottom-up level 0 and top-down), coarse levels train
+purely supervised.
+"""
+import pickle
+import sys
+import time
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from skimage.transform import rescale
+
+from features import ContextFilter, FeatureNormalizer, default_bank
+
+from . import _validation as val
+from ._runtime import compute_threads
+from .classifiers import make_stage, train_stage
+from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
+from .penalties import get_penalty
+
+TOP_DOWN = "top_down"
+
+
+class CHM(ClassifierMixin, BaseEstimator):
+    """Contextual hierarchical model trained from sparse labels.
+
+    Parameters
+    ----------
+    n_levels : int, default 3
+        Pyramid levels of the bottom-up pass (level 0 = working resolution).
+    n_stages : int, default 1
+        Stages; each stage's output is context for the next one.
+    classifier : {"ldnn", "logistic"}, default "ldnn"
+        Stage classifier.
+    tv_weight : float, default 0.5
+        Weight alpha of the spatial penalty E_U (eq. 1). ``0`` trains the
+        supervised baseline.
+    penalty : {"tv", "quadratic"} or Penalty, default "tv"
+        The spatial penalty (total variation, eqs. 8 and 15).
+    tv_levels : "full_resolution", "all" or iterable, default "full_resolution"
+        Classifiers the penalty applies to: level indices and/or
+        ``"top_down"``. ``"full_resolution"`` means ``{0, "top_down"}``.
+    downscale : float, default 2.0
+        Working resolution = input size / downscale; probability maps are
+        resampled back to the input size. ``1`` works at full resolution.
+    bank : features.Filter or None
+        Image filter bank; ``None`` uses ``features.default_bank``.
+    context_radii : tuple of int
+        Offsets at which context maps are sampled.
+    n_groups, n_disc : int
+        LDNN size: N conjunctions of M discriminants.
+    epochs, batch_images, learning_rate, solver, momentum : training settings
+        See :func:`chm.classifiers.train_stage`.
+    loss : {"cross_entropy", "squared"}
+        Supervised loss E_S.
+    weight_decay : float
+        L2 penalty on the stage weights (the Tikhonov baseline).
+    dropout : float
+        Input dropout on labeled rows.
+    crop : int or None
+        Take E_U on random crops of this size instead of whole maps.
+    random_state : int, RandomState or None
+    n_jobs : int or None
+        Cores for feature extraction (joblib) and the numeric kernels.
+        Results do not depend on it.
+    verbose : int
+        Progress on stderr: 1 per classifier, 2 per epoch.
+
+    Examples
+    --------
+    >>> from chm import CHM
+    >>> model = CHM(random_state=0).fit(train_images, sparse_labels)   # doctest: +SKIP
+    >>> label_maps = model.predict(test_images)                        # doctest: +SKIP
+    """
+
+    def __init__(self, n_levels=3, n_stages=1, classifier="ldnn", tv_weight=0.5, penalty="tv",
+                 tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8),
+                 n_groups=4, n_disc=4, epochs=30, batch_images=16, learning_rate=0.01,
+                 solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
+                 dropout=0.0, crop=None, random_state=None, n_jobs=None, verbose=0):
+        self.n_levels = n_levels
+        self.n_stages = n_stages
+        self.classifier = classifier
+        self.tv_weight = tv_weight
+        self.penalty = penalty
+        self.tv_levels = tv_levels
+        self.downscale = downscale
+        self.bank = bank
+        self.context_radii = context_radii
+        self.n_groups = n_groups
+        self.n_disc = n_disc
+        self.epochs = epochs
+        self.batch_images = batch_images
+        self.learning_rate = learning_rate
+        self.solver = solver
+        self.momentum = momentum
+        self.loss = loss
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.crop = crop
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        if int(self.n_levels) < 1 or int(self.n_stages) < 1:
+            raise ValueError("n_levels and n_stages must be >= 1")
+        if self.classifier not in ("ldnn", "logistic"):
+            raise ValueError(f"classifier must be 'ldnn' or 'logistic', got {self.classifier!r}")
+        if not np.isfinite(self.tv_weight) or self.tv_weight < 0:
+            raise ValueError(f"tv_weight must be a finite number >= 0, got {self.tv_weight!r}")
+        if not self.downscale >= 1:
+            raise ValueError(f"downscale must be >= 1, got {self.downscale!r}")
+        if self.tv_levels == "full_resolution":
+            levels = {0, TOP_DOWN}
+        elif self.tv_levels == "all":
+            levels = set(range(int(self.n_levels))) | {TOP_DOWN}
+        else:
+            levels = set(self.tv_levels)
+            bad = [x for x in levels if x != TOP_DOWN and x not in range(int(self.n_levels))]
+            if bad:
+                raise ValueError(f"tv_levels entries must be level indices or 'top_down', got {bad}")
+        return levels
+
+    def _log(self, level, msg):
+        if self.verbose >= level:
+            print(f"[chm] {msg}", file=sys.stderr, flush=True)
+
+    # ---------------------------------------------------------------- features
+    def _working(self, image):
+        if self.downscale == 1:
+            return image
+        channel_axis = -1 if image.ndim == 3 else None
+        return rescale(image, 1.0 / self.downscale, anti_aliasing=True,
+                       channel_axis=channel_axis, preserve_range=True).astype(np.float32)
+
+    def _image_features(self, images):
+        """Per image, per level: float32 (H_l, W_l, F) image features."""
+        bank = self.bank_
+
+        def one(image):
+            return [bank(im) for im in pyramid(self._working(image), int(self.n_levels))]
+
+        n_jobs = self.n_jobs if self.n_jobs is not None else 1
+        if n_jobs == 1 or len(images) < 2:
+            return [one(im) for im in images]
+        return Parallel(n_jobs=n_jobs)(delayed(one)(im) for im in images)
+
+    def _context(self, maps):
+        """Context features of a list of (H, W) or (H, W, C) maps."""
+        return [self.context_filter_(m) for m in maps]
+
+    def _as_context(self, prob):
+        return prob[..., 1] if prob.shape[-1] == 2 else prob
+
+    # --------------------------------------------------------------- hierarchy
+    def _run(self, feats, labels=None):
+        """Run (and, with labels, train) the hierarchy; level-0 output maps."""
+        fitting = labels is not None
+        n_img, n_lev = len(feats), int(self.n_levels)
+        if fitting:
+            tv_at = self._check_params()
+            self.stages_ = []
+            label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
+                          for l in range(n_lev)] for lab, f in zip(labels, feats)]
+        previous = None
+        for s in range(int(self.n_stages)):
+            if fitting:
+                self.stages_.append({"levels": [], TOP_DOWN: None})
+            outs = []
+            for lev in range(n_lev + 1):
+                top = lev == n_lev
+                key = TOP_DOWN if top else lev
+                lf = 0 if top else lev
+                X = []
+                for i in range(n_img):
+                    shape = feats[i][lf].shape[:2]
+                    if top:
+                        ctx = [resize_map(outs[k][i], shape) for k in range(n_lev)]
+                    else:
+                        ctx = [downsample_to_level(outs[k][i], lev - k) for k in range(lev)]
+                    if previous is not None:
+                        ctx.append(downsample_to_level(previous[i], lf))
+                    parts = [feats[i][lf]] + self._context(ctx)
+                    X.append(np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0])
+                name = f"stage {s + 1} " + ("top-down" if top else f"level {lev}")
+                if fitting:
+                    ys = [label_pyr[i][lf] for i in range(n_img)]
+                    unit = self._fit_unit(X, ys, key in tv_at, name)
+                    if top:
+                        self.stages_[s][TOP_DOWN] = unit
+                    else:
+                        self.stages_[s]["levels"].append(unit)
+                else:
+                    unit = self.stages_[s][TOP_DOWN] if top else self.stages_[s]["levels"][lev]
+                maps = [self._predict_unit(unit, x) for x in X]
+                if top:
+                    previous = [self._as_context(m) for m in maps]
+                    final = maps
+                else:
+                    outs.append([self._as_context(m) for m in maps])
+        return final
+
+    def _fit_unit(self, X, ys, with_penalty, name):
+        t0 = time.perf_counter()
+        rows = np.concatenate([x.reshape(-1, x.shape[-1]) for x in X])
+        take = self._rng.choice(len(rows), min(len(rows), 200_000), replace=False)
+        norm = FeatureNormalizer().fit(rows[np.sort(take)])
+        del rows
+        Xn = [norm.transform(x) for x in X]
+        clf = make_stage(self.classifier, self.n_classes_, n_groups=self.n_groups, n_disc=self.n_disc)
+        weight = float(self.tv_weight) if with_penalty else 0.0
+        hist = train_stage(clf, Xn, ys, penalty=self.penalty_ if weight > 0 else None,
+                           tv_weight=weight, loss=self.loss, epochs=int(self.epochs),
+                           batch_images=int(self.batch_images), learning_rate=self.learning_rate,
+                           solver=self.solver, momentum=self.momentum,
+                           weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
+                           rng=self._rng, verbose=self.verbose - 1, name=name)
+        self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
+                     f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
+                     f"{time.perf_counter() - t0:.1f}s" if hist else f"{name}: no epochs")
+        return {"normalizer": norm, "classifier": clf}
+
+    @staticmethod
+    def _predict_unit(unit, x):
+        h, w, d = x.shape
+        P = unit["classifier"].predict_proba(unit["normalizer"].transform(x.reshape(-1, d)))
+        return P.reshape(h, w, -1)
+
+    # -------------------------------------------------------------------- API
+    def fit(self, images, labels):
+        """Fit the hierarchy on images with sparse labels.
+
+        Parameters
+        ----------
+        images : list of arrays (H, W) or (H, W, 3), or one stacked array
+        labels : list of int arrays (H, W), or one stacked array
+            Class of each labeled pixel, -1 where unlabeled.
+
+        Returns
+        -------
+        self
+        """
+        t0 = time.perf_counter()
+        self._check_params()
+        images = val.check_images(images)
+        labels = val.check_labels(labels, images)
+        self.classes_ = val.check_sparse_labels(labels, min_classes=2)
+        self.n_classes_ = len(self.classes_)
+        self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
+        self.penalty_ = get_penalty(self.penalty)
+        self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
+        self.context_filter_ = ContextFilter(radii=tuple(self.context_radii))
+        self._rng = check_random_state(self.random_state)
+        index = {c: k for k, c in enumerate(self.classes_)}
+        lut = np.vectorize(lambda v: index.get(v, -1), otypes=[np.int64])
+        with compute_threads(self.n_jobs):
+            feats = self._image_features(images)
+            self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
+            y0 = []
+            for lab, f in zip(labels, feats):
+                idx = np.where(lab >= 0, lut(lab), -1) if lab.size else lab
+                y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
+            self.n_features_in_ = feats[0][0].shape[-1]
+            self._run(feats, y0)
+        del self._rng
+        self.fit_time_ = time.perf_counter() - t0
+        self._log(1, f"fit done in {self.fit_time_:.1f}s")
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "stages_"):
+            raise ValueError("this CHM is not fitted yet; call fit first")
+
+    def predict_proba(self, images):
+        """Class probability maps, a list of float32 (H, W, C) summing to 1."""
+        self._check_fitted()
+        images = val.check_images(images)
+        n_ch = 1 if images[0].ndim == 2 else images[0].shape[2]
+        if n_ch != self.n_channels_:
+            raise ValueError(f"model was fit on {self.n_channels_}-channel images, got {n_ch}")
+        with compute_threads(self.n_jobs):
+            maps = self._run(self._image_features(images))
+        out = []
+        for im, m in zip(images, maps):
+            p = np.clip(resize_map(m, im.shape[:2]), 0.0, 1.0)
+            p /= p.sum(axis=-1, keepdims=True)
+            out.append(p.astype(np.float32))
+        return out
+
+    def predict(self, images):
+        """Label maps (H, W) with values from ``classes_``."""
+        return [self.classes_[p.argmax(axis=-1)] for p in self.predict_proba(images)]
+
+    def score(self, images, labels):
+        """Accuracy on the labeled pixels (label >= 0) of ``labels``."""
+        self._check_fitted()
+        images = val.check_images(images)
+        labels = val.check_labels(labels, images)
+        val.check_labels_in_classes(labels, self.classes_)
+        preds = self.predict(images)
+        hit = sum(int((p[l >= 0] == l[l >= 0]).sum()) for p, l in zip(preds, labels))
+        n = sum(int((l >= 0).sum()) for l in labels)
+        if n == 0:
+            raise ValueError("no labeled pixels to score")
+        return hit / n
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (pickle); read back with :func:`chm.load`."""
+        self._check_fitted()
+        with open(path, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load(path):
+    """Read a model written by :meth:`CHM.save` (or any chm estimator's save)."""
+    with open(path, "rb") as fh:
+        model = pickle.load(fh)
+    if not hasattr(model, "predict_proba"):
+        raise TypeError(f"{path} does not hold a chm model")
+    return model

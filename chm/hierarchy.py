@@ -1,0 +1,85 @@
+"""Pyramid plumbing of the contextual hierarchy.
+
+Level 0 is the working resolution; level ``l`` is downsampled by ``2**l``.
+Images go down by 2x2 block means, sparse labels go down with their pixels
+(a coarse pixel is labeled when a labeled fine pixel falls in it; the class is
+the majority of those fine labels, ties to the smaller class index), and
+probability maps travel down (block means) or up (bilinear) as context.
+"""
+import numpy as np
+from scipy import ndimage
+
+
+def downsample(image):
+    """Halve an (H, W) or (H, W, C) array by 2x2 block means.
+
+    Odd sizes are padded by edge replication, so the result has shape
+    ``(ceil(H / 2), ceil(W / 2), ...)``.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    h, w = image.shape[:2]
+    pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (image.ndim - 2)
+    x = np.pad(image, pad, mode="edge")
+    x = x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, *x.shape[2:])
+    return x.mean(axis=(1, 3), dtype=np.float32)
+
+
+def downsample_to_level(image, levels):
+    """Apply :func:`downsample` ``levels`` times."""
+    for _ in range(levels):
+        image = downsample(image)
+    return image
+
+
+def pyramid(image, n_levels):
+    """List of ``n_levels`` images, level 0 first."""
+    out = [np.asarray(image, dtype=np.float32)]
+    for _ in range(n_levels - 1):
+        out.append(downsample(out[-1]))
+    return out
+
+
+def level_shape(shape, level):
+    """Shape of level ``level`` for a level-0 shape ``(H, W)``."""
+    h, w = shape[:2]
+    for _ in range(level):
+        h, w = -(-h // 2), -(-w // 2)
+    return h, w
+
+
+def pool_labels(labels, out_shape, n_classes):
+    """Carry sparse labels (class indices, -1 unlabeled) to a coarser grid.
+
+    A pixel ``(r, c)`` of an ``(H, W)`` map lands in coarse pixel
+    ``(r * h // H, c * w // W)``. Coarse pixels receive the majority class of
+    the labeled pixels that land in them (ties to the smaller index), and -1
+    when none does.
+    """
+    labels = np.asarray(labels)
+    H, W = labels.shape
+    h, w = out_shape
+    r, c = np.nonzero(labels >= 0)
+    counts = np.zeros((h * w, n_classes), np.int32)
+    cell = (r * h // H) * w + (c * w // W)
+    np.add.at(counts, (cell, labels[r, c]), 1)
+    out = np.where(counts.any(axis=1), counts.argmax(axis=1), -1)
+    return out.reshape(h, w).astype(np.int64)
+
+
+def resize_map(prob, out_shape):
+    """Bilinear resampling of an (h, w) or (h, w, C) map to ``out_shape``.
+
+    Pixel centres are aligned (``(i + 0.5) * h / H - 0.5``), edges clamp.
+    """
+    prob = np.asarray(prob, dtype=np.float32)
+    h, w = prob.shape[:2]
+    H, W = out_shape
+    if (h, w) == (H, W):
+        return prob
+    rr = np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1)
+    cc = np.clip((np.arange(W) + 0.5) * w / W - 0.5, 0, w - 1)
+    grid = np.meshgrid(rr, cc, indexing="ij")
+    if prob.ndim == 2:
+        return ndimage.map_coordinates(prob, grid, order=1, mode="nearest").astype(np.float32)
+    return np.stack([ndimage.map_coordinates(prob[..., k], grid, order=1, mode="nearest")
+                     for k in range(prob.shape[2])], axis=-1).astype(np.float32)
