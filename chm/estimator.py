@@ -63,7 +63,10 @@ class CHM(ClassifierMixin, BaseEstimator):
     bank : features.Filter or None
         Image filter bank; ``None`` uses ``features.default_bank``.
     context_radii : tuple of int
-        Offsets at which context maps are sampled.
+        Radii of the stencil (centre plus 8 directions per radius) at which
+        context maps are sampled.
+    context_average : bool
+        Sample box means of the context maps instead of single pixels.
     n_groups, n_disc : int
         LDNN size: N conjunctions of M discriminants.
     epochs, batch_images, learning_rate, solver, momentum : training settings
@@ -76,6 +79,8 @@ class CHM(ClassifierMixin, BaseEstimator):
         Input dropout on labeled rows.
     crop : int or None
         Take E_U on random crops of this size instead of whole maps.
+    class_weight : None or "balanced"
+        Class weights of the supervised loss.
     random_state : int, RandomState or None
     n_jobs : int or None
         Cores for feature extraction (joblib) and the numeric kernels.
@@ -91,10 +96,10 @@ class CHM(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, n_levels=3, n_stages=1, classifier="ldnn", tv_weight=0.5, penalty="tv",
-                 tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8),
+                 tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=4, n_disc=4, epochs=30, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=None, random_state=None, n_jobs=None, verbose=0):
+                 dropout=0.0, crop=None, class_weight=None, random_state=None, n_jobs=None, verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
         self.classifier = classifier
@@ -104,6 +109,7 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.downscale = downscale
         self.bank = bank
         self.context_radii = context_radii
+        self.context_average = context_average
         self.n_groups = n_groups
         self.n_disc = n_disc
         self.epochs = epochs
@@ -115,6 +121,7 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.crop = crop
+        self.class_weight = class_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -127,15 +134,25 @@ class CHM(ClassifierMixin, BaseEstimator):
             raise ValueError(f"classifier must be 'ldnn' or 'logistic', got {self.classifier!r}")
         if not np.isfinite(self.tv_weight) or self.tv_weight < 0:
             raise ValueError(f"tv_weight must be a finite number >= 0, got {self.tv_weight!r}")
-        if not self.downscale >= 1:
-            raise ValueError(f"downscale must be >= 1, got {self.downscale!r}")
+        if not (np.isfinite(self.downscale) and self.downscale >= 1):
+            raise ValueError(f"downscale must be a finite number >= 1, got {self.downscale!r}")
+        if int(self.batch_images) < 1 or int(self.epochs) < 0:
+            raise ValueError(f"batch_images must be >= 1 and epochs >= 0, got "
+                             f"{self.batch_images!r} and {self.epochs!r}")
+        if self.crop is not None and int(self.crop) < 3:
+            raise ValueError(f"crop must be None or >= 3 pixels, got {self.crop!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.tv_levels == "full_resolution":
             levels = {0, TOP_DOWN}
         elif self.tv_levels == "all":
             levels = set(range(int(self.n_levels))) | {TOP_DOWN}
         else:
-            levels = set(self.tv_levels)
-            bad = [x for x in levels if x != TOP_DOWN and x not in range(int(self.n_levels))]
+            if self.tv_levels is None:
+                raise ValueError("tv_levels must be 'full_resolution', 'all', or level indices "
+                                 "and/or 'top_down'")
+            levels = {self.tv_levels} if isinstance(self.tv_levels, (str, int)) else set(self.tv_levels)
+            bad = [x for x in levels if x != TOP_DOWN and (isinstance(x, bool) or x not in range(int(self.n_levels)))]
             if bad:
                 raise ValueError(f"tv_levels entries must be level indices or 'top_down', got {bad}")
         return levels
@@ -233,6 +250,7 @@ class CHM(ClassifierMixin, BaseEstimator):
                            batch_images=int(self.batch_images), learning_rate=self.learning_rate,
                            solver=self.solver, momentum=self.momentum,
                            weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
+                           class_weight=self.class_weight,
                            rng=self._rng, verbose=self.verbose - 1, name=name)
         self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
                      f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
@@ -268,7 +286,9 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
         self.penalty_ = get_penalty(self.penalty)
         self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
-        self.context_filter_ = ContextFilter(radii=tuple(self.context_radii))
+        self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
+                                             n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
+                                             average=bool(self.context_average))
         self._rng = check_random_state(self.random_state)
         index = {c: k for k, c in enumerate(self.classes_)}
         lut = np.vectorize(lambda v: index.get(v, -1), otypes=[np.int64])

@@ -9,10 +9,10 @@ with ``N`` groups (index i) of ``M`` discriminants (index j). The affine part
 per-pixel products and their derivative, which BLAS cannot.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True)
 def ldnn_forward_kernel(z, n_groups, n_disc):
     """Disjunction of conjunctions of sigmoids, row by row.
 
@@ -29,7 +29,7 @@ def ldnn_forward_kernel(z, n_groups, n_disc):
     """
     n = z.shape[0]
     f = np.empty(n, np.float32)
-    for r in prange(n):
+    for r in range(n):
         not_any = np.float32(1.0)
         for i in range(n_groups):
             g = np.float32(1.0)
@@ -40,7 +40,7 @@ def ldnn_forward_kernel(z, n_groups, n_disc):
     return f
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True)
 def ldnn_backward_kernel(z, delta, n_groups, n_disc):
     """Gradient of ``sum_r delta[r] * f(z[r])`` with respect to ``z``.
 
@@ -51,7 +51,7 @@ def ldnn_backward_kernel(z, delta, n_groups, n_disc):
     n = z.shape[0]
     dz = np.empty_like(z)
     g = np.empty((n, n_groups), np.float32)
-    for r in prange(n):
+    for r in range(n):
         for i in range(n_groups):
             gi = np.float32(1.0)
             for j in range(n_disc):

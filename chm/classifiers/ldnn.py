@@ -62,6 +62,16 @@ def kmeans_init(X, positive, n_groups, n_disc, rng, sharpness=2.0):
     -------
     W : float32 (D, N * M), b : float32 (N * M,)
     """
+    if positive.all() or not positive.any():
+        # one side has no rows (a class may vanish at a coarse level): start
+        # from flat discriminants whose output is the labeled class rate.
+        rate = np.clip(positive.mean(), 0.01, 0.99)
+        w = np.zeros((X.shape[1], n_groups * n_disc), np.float32)
+        z = np.log(rate ** (1.0 / n_disc) / (1 - rate ** (1.0 / n_disc))) if rate < 0.99 else 4.0
+        # one active group reproduces the rate; the others start off
+        b = np.full((n_groups, n_disc), -8.0, np.float32)
+        b[0] = z
+        return w, b.reshape(-1)
     cp = _centroids(X[positive], n_groups, rng)
     cn = _centroids(X[~positive], n_disc, rng)
     diff = cp[:, None, :] - cn[None, :, :]                        # (N, M, D)

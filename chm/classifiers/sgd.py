@@ -24,8 +24,8 @@ LOSSES = ("cross_entropy", "squared")
 SOLVERS = ("adam", "momentum")
 
 
-def supervised_loss(P, y, loss):
-    """Mean supervised loss over rows and its gradient w.r.t. ``P``.
+def supervised_loss(P, y, loss, sample_weight=None):
+    """Weighted mean supervised loss over rows and its gradient w.r.t. ``P``.
 
     Parameters
     ----------
@@ -33,18 +33,36 @@ def supervised_loss(P, y, loss):
     y : int (n,)
         Class index of each row.
     loss : {"cross_entropy", "squared"}
+    sample_weight : float array (n,) or None
+        Row weights; the loss is ``sum(w * loss_row) / sum(w)``.
     """
     n = len(y)
     rows = np.arange(n)
+    w = np.ones(n, P.dtype) if sample_weight is None else np.asarray(sample_weight, P.dtype)
+    w = w / w.sum()
     dP = np.zeros_like(P)
     if loss == "cross_entropy":
         py = np.maximum(P[rows, y], _PROB_FLOOR)
-        dP[rows, y] = -1.0 / (n * py)
-        return float(-np.log(py).mean()), dP
+        dP[rows, y] = -w / py
+        return float(-(w * np.log(py)).sum()), dP
     diff = P.copy()
     diff[rows, y] -= 1.0
-    dP[:] = 2.0 * diff / n
-    return float((diff ** 2).sum() / n), dP
+    dP[:] = 2.0 * diff * w[:, None]
+    return float((w * (diff ** 2).sum(axis=1)).sum()), dP
+
+
+def class_weights(y, n_classes, mode):
+    """Per-class weights of the supervised loss: ``None`` or ``"balanced"``.
+
+    ``"balanced"`` weighs class ``c`` by ``n / (n_classes * n_c)``, as in
+    scikit-learn, so every labeled class carries the same total weight.
+    """
+    if mode is None:
+        return np.ones(n_classes, np.float32)
+    if mode != "balanced":
+        raise ValueError(f"class_weight must be None or 'balanced', got {mode!r}")
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0).astype(np.float32)
 
 
 def penalty_map(P, shape):
@@ -100,7 +118,8 @@ def _crop(X, y, size, rng):
 
 def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_entropy",
                 epochs=30, batch_images=16, learning_rate=0.01, solver="adam", momentum=0.9,
-                weight_decay=0.0, dropout=0.0, crop=None, rng=None, verbose=0, name="stage"):
+                weight_decay=0.0, dropout=0.0, crop=None, class_weight=None, rng=None, verbose=0,
+                name="stage"):
     """Train a stage classifier on feature maps with sparse labels.
 
     Parameters
@@ -126,6 +145,8 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
         L2 (Tikhonov) penalty on the weight matrices.
     dropout : float
         Input-feature dropout rate on the labeled rows of each step.
+    class_weight : None or "balanced"
+        Weights of the labeled classes in E_S (see :func:`class_weights`).
     crop : int or None
         If set, E_U is taken on a random ``crop`` x ``crop`` window of each
         image per step instead of the whole map (documented speed trade-off).
@@ -147,7 +168,9 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     rows = [np.flatnonzero(lab.reshape(-1) >= 0) for lab in labels]
     XL = [m.reshape(-1, m.shape[-1])[r] for m, r in zip(maps, rows)]
     yL = [lab.reshape(-1)[r] for lab, r in zip(labels, rows)]
-    clf.init_params(np.concatenate(XL), np.concatenate(yL), rng)
+    y_all = np.concatenate(yL)
+    cw = class_weights(y_all, clf.n_classes_, class_weight)
+    clf.init_params(np.concatenate(XL), y_all, rng)
     opt = _Optimizer(clf.params_, solver, learning_rate, momentum)
     n_img = len(maps)
     steps_per_epoch = int(np.ceil(n_img / batch_images))
@@ -169,29 +192,25 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
                     keep = rng.random_sample(Xs.shape) >= dropout
                     Xs = (Xs * keep / (1.0 - dropout)).astype(np.float32)
                 P, cache = clf.forward(Xs)
-                es, dP = supervised_loss(P, ys, loss)
+                es, dP = supervised_loss(P, ys, loss, cw[ys])
                 es_sum += es
                 for g, gi in zip(grads, clf.backward(Xs, cache, dP)):
                     g += gi
             if use_penalty:
                 crops = [_crop(maps[i], labels[i], crop, rng)[0] for i in batch]
-                shapes = [c.shape[:2] for c in crops]
-                Xm = np.concatenate([c.reshape(-1, c.shape[-1]) for c in crops])
-                P, cache = clf.forward(Xm)
-                n_pix = len(Xm)
-                dP = np.empty_like(P)
-                start = 0
+                n_pix = sum(c.shape[0] * c.shape[1] for c in crops)
+                scale = np.float32(tv_weight / n_pix)
                 eu = 0.0
-                for shape in shapes:
-                    stop = start + shape[0] * shape[1]
-                    fmap = penalty_map(P[start:stop], shape)
-                    eu += penalty.value(fmap)
-                    gmap = penalty.gradient(fmap) * np.float32(tv_weight / n_pix)
-                    dP[start:stop] = penalty_map_grad(gmap, P.shape[1])
-                    start = stop
+                for c in crops:
+                    Xm = c.reshape(-1, c.shape[-1])
+                    P, cache = clf.forward(Xm)
+                    fmap = penalty_map(P, c.shape[:2])
+                    value, gmap = penalty.value_and_gradient(fmap)
+                    eu += value
+                    dP = penalty_map_grad(gmap * scale, P.shape[1])
+                    for g, gi in zip(grads, clf.backward(Xm, cache, dP)):
+                        g += gi
                 eu_sum += eu / n_pix
-                for g, gi in zip(grads, clf.backward(Xm, cache, dP)):
-                    g += gi
             if weight_decay > 0:
                 for g, p, decay in zip(grads, clf.params_, clf.decay_mask_):
                     if decay:

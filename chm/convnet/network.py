@@ -171,10 +171,32 @@ class PatchNet(nn.Module):
         )
         self.fc = nn.Linear(self.width * self.fc_size ** 2, self.hidden)
         self.out = nn.Linear(self.hidden, self.n_classes)
+        index = torch.arange(self.width)
+        band = ((index[:, None] - index[None, :]).abs() <= LRN_SIZE // 2).float() * (LRN_ALPHA / LRN_SIZE)
+        self.register_buffer("lrn_band", band[:, :, None, None], persistent=False)
+        self.reset_parameters()
 
-    @staticmethod
-    def _lrn(x):
-        return F.local_response_norm(x, LRN_SIZE, alpha=LRN_ALPHA, beta=LRN_BETA, k=LRN_K)
+    def reset_parameters(self):
+        """He (Kaiming normal) initialisation of the ReLU layers, zero biases.
+
+        The output layer starts from small weights (Xavier/Glorot normal) so
+        that the first predictions are close to uniform.
+        """
+        for layer in list(self.convs) + [self.fc]:
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_normal_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def _lrn(self, x):
+        """Local response normalisation across channels, at each position separately.
+
+        Same values as :func:`torch.nn.functional.local_response_norm` (zero
+        channels beyond the ends), with the windowed sum of squares done as a
+        1x1 convolution by a banded matrix, which is faster on the CPU.
+        """
+        band = self.lrn_band.to(dtype=x.dtype)
+        return x * torch.pow(F.conv2d(x * x, band) + LRN_K, -LRN_BETA)
 
     def forward_patches(self, patches):
         """Logits of the centre pixel of each patch (the network as trained in the paper).

@@ -1,0 +1,291 @@
+"""Filter interface: an image goes in, a float32 feature stack (H, W, F) comes out.
+
+Images are 2-D ``(H, W)`` grayscale or ``(H, W, 3)`` RGB arrays with values
+roughly in [0, 1]. Every filter has a fixed number of output features
+(``n_features``) and one short name per feature (``names``), set when the
+filter is built, so a classifier sees the same columns for every image.
+
+How a filter treats colour is part of its class:
+
+- :class:`ImageFilter` subclasses describe luminance structure. RGB input is
+  reduced to luminance (``skimage.color.rgb2gray`` weights) first, so gray
+  and RGB images give the same number of features.
+- Colour filters (e.g. :class:`features.color.LabColor`) need RGB input and
+  raise ``ValueError`` on grayscale images.
+- :class:`features.context.ContextFilter` takes probability maps with a
+  channel count fixed at construction.
+
+Internally filters produce feature-major planes ``(F, H, W)``, which
+:class:`FilterBank` writes block by block into the result, and the filters of one call share
+intermediate results (luminance, Gaussian derivatives) through a memo dict;
+``__call__`` returns the pixel-major ``(H, W, F)`` stack.
+"""
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+#: Luminance weights of ``skimage.color.rgb2gray`` (ITU-R BT.709).
+LUMA_WEIGHTS = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+
+#: Border modes accepted by the filters, mapped to ``np.pad`` names.
+#: ``'reflect'`` is half-sample symmetric (``d c b a | a b c d``), the same
+#: as the ``scipy.ndimage`` mode of that name; ``'edge'`` replicates the
+#: border pixel.
+PAD_MODES = {"reflect": "symmetric", "edge": "edge"}
+
+
+def as_float32(array):
+    """Convert to a float32 ndarray; integer images are divided by their dtype's maximum.
+
+    Parameters
+    ----------
+    array : array_like
+
+    Returns
+    -------
+    out : ndarray of float32
+        ``array`` itself when it already is a float32 ndarray.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind in "ui":
+        return (array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)).astype(np.float32)
+    if array.dtype.kind not in "fb":
+        raise ValueError(f"expected a numeric image, got dtype {array.dtype}")
+    return array.astype(np.float32, copy=False)
+
+
+def check_image(image):
+    """Validate a grayscale or RGB image and return it as float32.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W), (H, W, 1) or (H, W, 3)
+        ``(H, W, 1)`` is squeezed to ``(H, W)``.
+
+    Returns
+    -------
+    image : ndarray of float32, shape (H, W) or (H, W, 3)
+
+    Raises
+    ------
+    ValueError
+        On any other shape, or an empty image.
+
+    Examples
+    --------
+    >>> check_image(np.zeros((4, 5))).dtype
+    dtype('float32')
+    """
+    image = as_float32(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(
+            "expected a 2-D grayscale image (H, W) or an RGB image (H, W, 3), "
+            f"got an array of shape {image.shape}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image of shape {image.shape}")
+    return image
+
+
+def luminance(image):
+    """Luminance of an RGB image (``rgb2gray`` weights); 2-D input is returned as is.
+
+    Examples
+    --------
+    >>> round(float(luminance(np.ones((2, 2, 3), np.float32))[0, 0]), 4)
+    1.0
+    """
+    if image.ndim == 2:
+        return image
+    return image @ LUMA_WEIGHTS
+
+
+def as_gray(image):
+    """Validate a grayscale or RGB image and return its float32 luminance (H, W)."""
+    return luminance(check_image(image))
+
+
+def check_mode(mode):
+    """Validate a border mode name (a key of :data:`PAD_MODES`) and return it."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"mode must be one of {sorted(PAD_MODES)}, got {mode!r}")
+    return mode
+
+
+def pad(image, width, mode="reflect"):
+    """Pad the first two axes of ``image`` by ``width`` pixels on every side.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+    width : int
+    mode : {'reflect', 'edge'}
+        See :data:`PAD_MODES`.
+    """
+    check_mode(mode)
+    widths = [(width, width)] * 2 + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, widths, mode=PAD_MODES[mode])
+
+
+def planes_to_stack(planes):
+    """Feature-major ``(F, H, W)`` planes -> C-contiguous float32 ``(H, W, F)``."""
+    return np.ascontiguousarray(np.moveaxis(planes, 0, -1), dtype=np.float32)
+
+
+def check_positive(values, name, integer=False):
+    """Validate a non-empty sequence of positive numbers; return it as a tuple."""
+    values = tuple(np.atleast_1d(values).tolist())
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"{name} must be a non-empty sequence of positive numbers, got {values}")
+    if integer:
+        if any(int(v) != v for v in values):
+            raise ValueError(f"{name} must be integers, got {values}")
+        values = tuple(int(v) for v in values)
+    return values
+
+
+def fmt(value):
+    """Short text for a number inside a feature name (``2.0 -> '2'``)."""
+    return f"{value:g}"
+
+
+class Filter(ABC):
+    """Abstract per-pixel filter: ``filter(image) -> (H, W, n_features)`` float32.
+
+    Subclasses implement :attr:`names` and :meth:`_planes`; they may override
+    :meth:`validate` to accept other inputs.
+    """
+
+    @property
+    @abstractmethod
+    def names(self):
+        """list of str: one short name per output feature, in output order."""
+
+    @property
+    def n_features(self):
+        """int: number of output features F."""
+        return len(self.names)
+
+    def validate(self, image):
+        """Check ``image`` and return the float32 array the filter works on."""
+        return check_image(image)
+
+    @abstractmethod
+    def _planes(self, image, memo):
+        """Feature planes ``(F, H, W)`` float32 of an already validated input.
+
+        ``memo`` is a dict shared by all filters of one call (one image), for
+        intermediate results several filters need (the luminance, Gaussian
+        derivatives); keys are tuples naming the result. Values in it must
+        not be modified.
+        """
+
+    def _checked_planes(self, image, memo):
+        planes = self._planes(image, memo)
+        expected = (self.n_features,) + image.shape[:2]
+        if planes.shape != expected or planes.dtype != np.float32:
+            raise RuntimeError(
+                f"{type(self).__name__} produced {planes.dtype} {planes.shape}, expected float32 {expected}"
+            )
+        return planes
+
+    def planes(self, image):
+        """Validate ``image`` and return feature-major planes ``(F, H, W)``."""
+        image = self.validate(image)
+        return self._checked_planes(image, {})
+
+    def _fill(self, image, memo, out):
+        """Write the features of a validated input into ``out`` (H, W, F)."""
+        out[...] = np.moveaxis(self._checked_planes(image, memo), 0, -1)
+
+    def __call__(self, image):
+        """Feature stack of ``image``: C-contiguous float32 array ``(H, W, n_features)``."""
+        image = self.validate(image)
+        out = np.empty(image.shape[:2] + (self.n_features,), np.float32)
+        self._fill(image, {}, out)
+        return out
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+class ImageFilter(Filter):
+    """Filter of the luminance: RGB input is reduced to luminance first.
+
+    Subclasses implement :meth:`_compute` on a 2-D float32 image.
+    """
+
+    def _planes(self, image, memo):
+        gray = memo.get(("gray",))
+        if gray is None:
+            gray = memo[("gray",)] = luminance(image)
+        return self._compute(gray, memo)
+
+    @abstractmethod
+    def _compute(self, gray, memo):
+        """Feature planes ``(F, H, W)`` float32 of a 2-D float32 image (``memo``: see
+        :meth:`Filter._planes`)."""
+
+
+class FilterBank(Filter):
+    """Several filters side by side: their outputs concatenated along the last axis.
+
+    A bank is itself a :class:`Filter`, so banks nest. An input must be
+    valid for every member (e.g. a bank holding a colour filter needs RGB).
+
+    Parameters
+    ----------
+    filters : iterable of Filter
+
+    Examples
+    --------
+    >>> from features.scale_space import GaussianFilter, GradientMagnitude
+    >>> bank = FilterBank([GaussianFilter((1, 2)), GradientMagnitude((1,))])
+    >>> bank.names
+    ['gauss_s1', 'gauss_s2', 'gmag_s1']
+    >>> bank(np.zeros((8, 6))).shape
+    (8, 6, 3)
+    """
+
+    def __init__(self, filters):
+        self.filters = list(filters)
+        for f in self.filters:
+            if not isinstance(f, Filter):
+                raise TypeError(f"FilterBank members must be Filter instances, got {type(f).__name__}")
+
+    @property
+    def names(self):
+        return [name for f in self.filters for name in f.names]
+
+    def validate(self, image):
+        for f in self.filters:
+            image = f.validate(image)
+        return image if self.filters else check_image(image)
+
+    def _planes(self, image, memo):
+        out = np.empty((self.n_features,) + image.shape[:2], np.float32)
+        start = 0
+        for f in self.filters:
+            out[start:start + f.n_features] = f._checked_planes(image, memo)
+            start += f.n_features
+        return out
+
+    def _fill(self, image, memo, out):
+        # Each member writes its block of columns straight into the (H, W, F) result.
+        start = 0
+        for f in self.filters:
+            f._fill(image, memo, out[..., start:start + f.n_features])
+            start += f.n_features
+
+    def __iter__(self):
+        return iter(self.filters)
+
+    def __len__(self):
+        return len(self.filters)
+
+    def __repr__(self):
+        inner = ",\n".join("    " + repr(f).replace("\n", "\n    ") for f in self.filters)
+        return f"FilterBank([\n{inner}\n])" if self.filters else "FilterBank([])"

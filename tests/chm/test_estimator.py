@@ -1,0 +1,492 @@
+"""The CHM estimator on tiny synthetic problems (and the synthetic generator itself).
+
+Every model here is small (two levels, a two-filter bank, a few epochs on
+32x40 images) so that each fit takes a fraction of a second.
+"""
+import pickle
+import re
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import features
+from chm import estimator as chm_estimator
+from chm.datasets import sample_sparse_labels
+from chm.estimator import CHM
+from chm.metrics import pixel_error
+from chm.penalties import TotalVariation, tv_value
+from chm.synthetic import class_colors, class_levels, make_shapes
+
+SHAPE = (32, 40)
+
+
+def small_bank():
+    return features.FilterBank([features.GaussianFilter(sigmas=(1, 2))])
+
+
+def small(**kw):
+    """A CHM that fits in a fraction of a second on a few 32x40 images."""
+    params = dict(n_levels=2, epochs=3, downscale=1, bank=small_bank(), context_radii=(1, 2),
+                  batch_images=2, learning_rate=0.05, random_state=0)
+    params.update(kw)
+    return CHM(**params)
+
+
+def sparse(masks, n=40, seed=0):
+    return sample_sparse_labels(masks, n, random_state=seed)
+
+
+def accuracy(preds, masks):
+    return 1.0 - pixel_error(preds, masks)
+
+
+def majority_rate(masks):
+    counts = np.bincount(np.concatenate([m.ravel() for m in masks]))
+    return counts.max() / counts.sum()
+
+
+def check_probabilities(probs, images, n_classes):
+    assert isinstance(probs, list) and len(probs) == len(images)
+    for p, im in zip(probs, images):
+        assert p.dtype == np.float32
+        assert p.shape == im.shape[:2] + (n_classes,)
+        assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
+        np.testing.assert_allclose(p.sum(axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def binary_data():
+    images, masks = make_shapes(4, SHAPE, random_state=0)
+    return images, masks, sparse(masks)
+
+
+@pytest.fixture(scope="module")
+def binary_model(binary_data):
+    images, _, labels = binary_data
+    return small().fit(images, labels)
+
+
+# ==================================================================== synthetic
+def test_make_shapes_shapes_dtypes_and_ranges():
+    images, masks = make_shapes(n_images=3, shape=(20, 24), n_classes=3, random_state=0)
+    assert len(images) == len(masks) == 3
+    for im, m in zip(images, masks):
+        assert im.shape == (20, 24) and im.dtype == np.float32
+        assert m.shape == (20, 24) and m.dtype == np.int64
+        assert im.min() >= 0 and im.max() <= 1
+        # every class present in every image, and nothing else
+        np.testing.assert_array_equal(np.unique(m), [0, 1, 2])
+
+
+def test_make_shapes_is_seeded():
+    a_im, a_m = make_shapes(2, random_state=3)
+    b_im, b_m = make_shapes(2, random_state=3)
+    c_im, _ = make_shapes(2, random_state=4)
+    for x, y in zip(a_im + a_m, b_im + b_m):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a_im[0], c_im[0])
+
+
+def test_make_shapes_class_brightness_and_noise():
+    images, masks = make_shapes(4, n_classes=3, noise=0.0, texture=0.0, random_state=0)
+    levels = class_levels(3)
+    for im, m in zip(images, masks):
+        np.testing.assert_allclose(im, levels[m], atol=1e-6)
+    noisy, nmasks = make_shapes(4, n_classes=3, noise=0.3, texture=0.0, random_state=0)
+    resid = np.concatenate([(im - levels[m]).ravel() for im, m in zip(noisy, nmasks)])
+    # noise std = 0.3 * class step (0.35), a little less after clipping
+    assert 0.08 < resid.std() < 0.11
+
+
+def test_make_shapes_color_and_varying_sizes():
+    images, masks = make_shapes(5, shape=(30, 40), color=True, vary_size=True, noise=0.0,
+                                texture=0.0, random_state=1)
+    sizes = {im.shape[:2] for im in images}
+    assert len(sizes) > 1
+    colors = class_colors(2)
+    for im, m in zip(images, masks):
+        assert im.ndim == 3 and im.shape[2] == 3 and im.shape[:2] == m.shape
+        assert 22 <= im.shape[0] <= 38 and 30 <= im.shape[1] <= 50
+        np.testing.assert_allclose(im, colors[m], atol=1e-6)
+    assert not np.allclose(colors[0], colors[1])
+
+
+@pytest.mark.parametrize("kw", [dict(n_images=0), dict(n_classes=1), dict(shape=(4, 40)),
+                                dict(noise=-1.0), dict(shape=5)])
+def test_make_shapes_rejects_bad_arguments(kw):
+    with pytest.raises(ValueError):
+        make_shapes(**kw)
+
+
+# ==================================================================== fit / predict
+def test_fit_returns_self_and_sets_attributes(binary_data):
+    images, _, labels = binary_data
+    model = small()
+    assert model.fit(images, labels) is model
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    assert model.n_classes_ == 2 and model.n_channels_ == 1
+    assert model.n_features_in_ == 2
+    assert len(model.stages_) == 1
+    assert len(model.stages_[0]["levels"]) == 2
+    assert model.stages_[0]["top_down"] is not None
+    assert not hasattr(model, "_rng")
+
+
+def test_predict_proba_predict_and_score(binary_model, binary_data):
+    images, masks, labels = binary_data
+    probs = binary_model.predict_proba(images)
+    check_probabilities(probs, images, 2)
+    preds = binary_model.predict(images)
+    for p, pr in zip(preds, probs):
+        assert p.shape == pr.shape[:2]
+        assert set(np.unique(p)) <= {0, 1}
+        np.testing.assert_array_equal(p, pr.argmax(axis=-1))
+    # score = accuracy on the labeled pixels only, by hand
+    hit = sum(int((p[l >= 0] == l[l >= 0]).sum()) for p, l in zip(preds, labels))
+    n = sum(int((l >= 0).sum()) for l in labels)
+    assert binary_model.score(images, labels) == pytest.approx(hit / n)
+    dense = binary_model.score(images, masks)
+    assert 0.0 <= dense <= 1.0
+    assert dense == pytest.approx(accuracy(preds, masks))
+
+
+@pytest.mark.parametrize("downscale", [1, 2])
+def test_output_has_input_size_with_odd_and_varying_sizes(downscale):
+    images, masks = make_shapes(3, (33, 41), vary_size=True, random_state=2)
+    assert len({im.shape for im in images}) > 1
+    model = small(downscale=downscale).fit(images, sparse(masks))
+    test = images + [make_shapes(1, (27, 35), random_state=5)[0][0]]
+    check_probabilities(model.predict_proba(test), test, 2)
+    assert [p.shape for p in model.predict(test)] == [im.shape for im in test]
+
+
+def test_multiclass():
+    images, masks = make_shapes(4, SHAPE, n_classes=3, random_state=0)
+    model = small().fit(images, sparse(masks))
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    check_probabilities(model.predict_proba(images), images, 3)
+    for p in model.predict(images):
+        assert set(np.unique(p)) <= {0, 1, 2}
+
+
+def test_arbitrary_class_values(binary_data, binary_model):
+    images, _, labels = binary_data
+    relabeled = [np.where(l < 0, -1, np.where(l == 0, 3, 7)) for l in labels]
+    model = small().fit(images, relabeled)
+    np.testing.assert_array_equal(model.classes_, [3, 7])
+    preds = model.predict(images)
+    values = set(np.concatenate([p.ravel() for p in preds]).tolist())
+    assert values == {3, 7}
+    # the class values are names only: same model as with classes 0 / 1
+    for a, b in zip(model.predict_proba(images), binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+    assert model.score(images, relabeled) == pytest.approx(binary_model.score(images, labels))
+
+
+def test_stacked_array_equals_list(binary_data, binary_model):
+    images, _, labels = binary_data
+    model = small().fit(np.stack(images), np.stack(labels))
+    stacked = model.predict_proba(np.stack(images))
+    for a, b in zip(stacked, binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rgb_with_default_bank():
+    images, masks = make_shapes(3, SHAPE, color=True, random_state=0)
+    model = CHM(n_levels=2, epochs=2, downscale=1, random_state=0).fit(images, sparse(masks))
+    assert model.n_channels_ == 3
+    assert model.n_features_in_ == features.default_bank(color=True).n_features
+    check_probabilities(model.predict_proba(images), images, 2)
+    gray = [im.mean(axis=-1) for im in images]
+    with pytest.raises(ValueError, match="3-channel"):
+        model.predict(gray)
+
+
+@pytest.mark.parametrize("classifier", ["logistic", "ldnn"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_learns_an_easy_problem(classifier, n_classes):
+    images, masks = make_shapes(4, SHAPE, n_classes=n_classes, random_state=0)
+    test_images, test_masks = make_shapes(2, SHAPE, n_classes=n_classes, random_state=1)
+    model = small(classifier=classifier, epochs=10, batch_images=1, tv_weight=0.1)
+    model.fit(images, sparse(masks, 60))
+    acc = accuracy(model.predict(test_images), test_masks)
+    chance = majority_rate(test_masks)
+    # removes at least half of the errors of the majority-class guess
+    assert acc > chance + 0.5 * (1 - chance), (acc, chance)
+
+
+# ==================================================================== sklearn contract
+def test_get_set_params_and_clone(binary_model):
+    params = binary_model.get_params()
+    for name in ["n_levels", "n_stages", "classifier", "tv_weight", "penalty", "tv_levels",
+                 "downscale", "bank", "epochs", "random_state", "n_jobs", "verbose"]:
+        assert name in params
+    assert params["n_levels"] == 2 and params["epochs"] == 3
+    copy = clone(binary_model)
+    assert not hasattr(copy, "stages_") and not hasattr(copy, "classes_")
+    cp = copy.get_params()
+    assert cp.keys() == params.keys()
+    for k, v in params.items():
+        if k == "bank":
+            assert repr(cp[k]) == repr(v)
+        else:
+            assert cp[k] == v, k
+    with pytest.raises(ValueError, match="not fitted"):
+        copy.predict_proba([np.zeros(SHAPE)])
+    assert copy.set_params(tv_weight=0.0, n_stages=2) is copy
+    assert copy.tv_weight == 0.0 and copy.n_stages == 2
+    assert binary_model.tv_weight == 0.5
+
+
+def test_same_seed_same_model_other_seed_other_model(binary_data, binary_model):
+    images, _, labels = binary_data
+    again = small().fit(images, labels)
+    other = small(random_state=1).fit(images, labels)
+    ref = binary_model.predict_proba(images)
+    for a, b, c in zip(again.predict_proba(images), ref, other.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(c, b) for c, b in zip(other.predict_proba(images), ref))
+
+
+def test_n_jobs_does_not_change_results(binary_data, binary_model):
+    images, _, labels = binary_data
+    model = small(n_jobs=2).fit(images, labels)
+    for a, b in zip(model.predict_proba(images), binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_load_round_trip(tmp_path, binary_data, binary_model):
+    images = binary_data[0]
+    path = tmp_path / "model.pkl"
+    binary_model.save(path)
+    loaded = chm_estimator.load(path)
+    assert isinstance(loaded, CHM)
+    for a, b in zip(loaded.predict_proba(images), binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_rejects_other_pickles(tmp_path):
+    path = tmp_path / "other.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump({"weights": [1, 2]}, fh)
+    with pytest.raises(TypeError, match="does not hold a chm model"):
+        chm_estimator.load(path)
+
+
+def test_save_before_fit_raises(tmp_path):
+    with pytest.raises(ValueError, match="not fitted"):
+        small().save(tmp_path / "x.pkl")
+    assert not (tmp_path / "x.pkl").exists()
+
+
+# ==================================================================== verbosity
+def test_verbose_levels(capsys, binary_data):
+    images, _, labels = binary_data
+    small(verbose=0).fit(images, labels)
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""
+
+    small(verbose=1).fit(images, labels)
+    err = capsys.readouterr().err
+    for unit in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "fit done"]:
+        assert unit in err
+    assert "epoch" not in err
+
+    small(verbose=2).fit(images, labels)
+    err = capsys.readouterr().err
+    assert len(re.findall(r"epoch \d+/3", err)) == 3 * 3   # 3 classifiers x 3 epochs
+
+
+# ==================================================================== options
+def test_two_stages(binary_data):
+    images, _, labels = binary_data
+    model = small(n_stages=2).fit(images, labels)
+    assert len(model.stages_) == 2
+    for stage in model.stages_:
+        assert len(stage["levels"]) == 2 and stage["top_down"] is not None
+    check_probabilities(model.predict_proba(images), images, 2)
+
+
+def _penalised_units(capsys, **kw):
+    """Names of the classifiers trained with a non-zero penalty weight (from the log)."""
+    images, masks = make_shapes(2, (24, 24), random_state=0)
+    small(verbose=1, epochs=1, **kw).fit(images, sparse(masks, 20))
+    lines = [l for l in capsys.readouterr().err.splitlines() if "tv_weight=" in l]
+    assert len(lines) == 3
+    return {re.search(r"stage 1 (level \d|top-down)", l).group(1)
+            for l in lines if "tv_weight=0," not in l}
+
+
+@pytest.mark.parametrize("tv_levels,expected", [
+    ("full_resolution", {"level 0", "top-down"}),
+    ("all", {"level 0", "level 1", "top-down"}),
+    ([0], {"level 0"}),
+    ([1], {"level 1"}),
+    (["top_down"], {"top-down"}),
+    ((), set()),
+])
+def test_tv_levels_select_the_penalised_classifiers(capsys, tv_levels, expected):
+    assert _penalised_units(capsys, tv_levels=tv_levels) == expected
+
+
+def test_tv_weight_zero_disables_the_penalty_everywhere(capsys):
+    assert _penalised_units(capsys, tv_weight=0.0, tv_levels="all") == set()
+
+
+@pytest.mark.parametrize("bad", [[2], [-1], ["bottom_up"], [0, "top-down"]])
+def test_tv_levels_bad_entry(binary_data, bad):
+    images, _, labels = binary_data
+    with pytest.raises(ValueError, match="tv_levels"):
+        small(tv_levels=bad).fit(images, labels)
+
+
+@pytest.mark.parametrize("option", [
+    dict(tv_weight=0.0),
+    dict(classifier="logistic"),
+    dict(penalty="quadratic"),
+    dict(loss="squared"),
+    dict(weight_decay=0.1),
+    dict(dropout=0.3),
+    dict(crop=16),
+    dict(solver="momentum"),
+    dict(context_average=True),
+])
+def test_options_run_and_change_the_model(binary_data, binary_model, option):
+    images, _, labels = binary_data
+    model = small(**option).fit(images, labels)
+    probs = model.predict_proba(images)
+    check_probabilities(probs, images, 2)
+    ref = binary_model.predict_proba(images)
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(probs, ref)), option
+
+
+def test_penalty_instance_equals_its_name(binary_data, binary_model):
+    images, _, labels = binary_data
+    model = small(penalty=TotalVariation()).fit(images, labels)
+    for a, b in zip(model.predict_proba(images), binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("classifier", ["logistic", "ldnn"])
+def test_tv_penalty_smooths_the_maps(classifier):
+    images, masks = make_shapes(4, SHAPE, noise=1.0, random_state=0)
+    labels = sparse(masks, 30)
+
+    def total_variation(tv_weight):
+        model = small(classifier=classifier, epochs=10, tv_weight=tv_weight).fit(images, labels)
+        return sum(tv_value(p[..., 1]) for p in model.predict_proba(images))
+
+    plain, smooth = total_variation(0.0), total_variation(5.0)
+    assert smooth < 0.7 * plain, (smooth, plain)
+
+
+# ==================================================================== bad input
+def _gray(n=2, shape=SHAPE):
+    images, masks = make_shapes(n, shape, random_state=0)
+    return images, sparse(masks, 20)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda im, lab: (im, lab[:1]), "1 label maps for 2 images"),
+    (lambda im, lab: (im, [lab[0], lab[1][:, :-1]]), r"label map 1 has shape \(32, 39\)"),
+    (lambda im, lab: ([im[0], np.where(lab[1] >= 0, np.nan, im[1])], lab), "NaN or inf"),
+    (lambda im, lab: ([im[0], np.where(lab[1] >= 0, np.inf, im[1])], lab), "NaN or inf"),
+    (lambda im, lab: (im, [np.full(SHAPE, -1)] * 2), "no labeled pixels"),
+    (lambda im, lab: (im, [np.where(l == 1, 0, l) for l in lab]), "only one class"),
+    (lambda im, lab: (im, [np.where(l == 1, -2, l) for l in lab]), ">= -1"),
+    (lambda im, lab: ([im[0][:1]] + im[1:], [lab[0][:1]] + lab[1:]), "at least 2 rows"),
+    (lambda im, lab: ([np.zeros(10)] + im[1:], lab), "must have shape"),
+    (lambda im, lab: ([np.zeros(SHAPE + (3, 2))] + im[1:], lab), "must have shape"),
+    (lambda im, lab: ([np.zeros(SHAPE + (4,))] + im[1:], lab), "4 channels"),
+    (lambda im, lab: (im, [l + 0.5 for l in lab]), "non-integer"),
+])
+def test_fit_rejects_bad_data(make, match):
+    images, labels = make(*_gray())
+    with pytest.raises(ValueError, match=match):
+        small().fit(images, labels)
+
+
+def test_fit_rejects_non_arrays():
+    with pytest.raises(TypeError, match="images"):
+        small().fit("image.png", [np.zeros(SHAPE)])
+    with pytest.raises(TypeError, match="numeric"):
+        small().fit([np.full(SHAPE, "a")], [np.zeros(SHAPE)])
+
+
+def test_score_rejects_unknown_classes(binary_model, binary_data):
+    images, _, labels = binary_data
+    beyond = [np.where(l == 1, 5, l) for l in labels]
+    with pytest.raises(ValueError, match="label 5 is beyond the classes"):
+        binary_model.score(images, beyond)
+    with pytest.raises(ValueError, match="no labeled pixels"):
+        binary_model.score(images, [np.full(SHAPE, -1)] * len(images))
+
+
+def test_predict_before_fit():
+    for method in ("predict", "predict_proba"):
+        with pytest.raises(ValueError, match="not fitted"):
+            getattr(small(), method)([np.zeros(SHAPE)])
+    with pytest.raises(ValueError, match="not fitted"):
+        small().score([np.zeros(SHAPE)], [np.zeros(SHAPE, int)])
+
+
+def test_predict_rgb_after_gray(binary_model):
+    with pytest.raises(ValueError, match="1-channel images, got 3"):
+        binary_model.predict([np.zeros(SHAPE + (3,), np.float32)])
+
+
+def test_predict_rejects_bad_images(binary_model):
+    with pytest.raises(ValueError, match="NaN or inf"):
+        binary_model.predict([np.full(SHAPE, np.nan)])
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        binary_model.predict([np.zeros((1, 40))])
+
+
+@pytest.mark.parametrize("param,match", [
+    (dict(classifier="svm"), "classifier"),
+    (dict(tv_weight=-1), "tv_weight"),
+    (dict(tv_weight=np.nan), "tv_weight"),
+    (dict(downscale=0.5), "downscale"),
+    (dict(n_levels=0), "n_levels"),
+    (dict(n_stages=0), "n_stages"),
+    (dict(loss="hinge"), "loss"),
+    (dict(solver="sgd"), "solver"),
+    (dict(penalty="l1"), "penalty"),
+])
+def test_bad_params(binary_data, param, match):
+    images, _, labels = binary_data
+    with pytest.raises(ValueError, match=match):
+        small(**param).fit(images, labels)
+
+
+# ==================================================================== known bugs
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_ldnn_survives_a_class_that_vanishes_at_a_coarse_level():
+    rng = np.random.default_rng(0)
+    images = [rng.random((16, 16)).astype(np.float32) for _ in range(2)]
+    labels = []
+    for _ in images:
+        lab = np.full((16, 16), -1)
+        lab[4:12, 4:12] = 0
+        lab[5, 5] = 1        # its 2x2 cell holds three background labels
+        labels.append(lab)
+    model = small(classifier="ldnn").fit(images, labels)
+    check_probabilities(model.predict_proba(images), images, 2)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("param,match", [
+    (dict(batch_images=0), "batch_images"),
+    (dict(crop=0), "crop"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(downscale=np.inf), "downscale"),
+])
+def test_bad_training_params_named(binary_data, param, match):
+    images, _, labels = binary_data
+    with pytest.raises(ValueError, match=match):
+        small(**param).fit(images, labels)
+
+
+def test_tv_levels_single_keyword_string(capsys):
+    assert _penalised_units(capsys, tv_levels="top_down") == {"top-down"}
