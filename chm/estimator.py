@@ -77,8 +77,11 @@ class CHM(ClassifierMixin, BaseEstimator):
         L2 penalty on the stage weights (the Tikhonov baseline).
     dropout : float
         Input dropout on labeled rows.
-    crop : int or None
-        Take E_U on random crops of this size instead of whole maps.
+    crop : int or None, default 64
+        E_U is taken on one random ``crop`` x ``crop`` window of each image
+        per step (a window of the working resolution; smaller images are
+        used whole). ``None`` takes it on whole maps, at about twice the
+        training time.
     class_weight : None or "balanced"
         Class weights of the supervised loss.
     random_state : int, RandomState or None
@@ -97,9 +100,9 @@ class CHM(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_levels=3, n_stages=1, classifier="ldnn", tv_weight=0.5, penalty="tv",
                  tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
-                 n_groups=4, n_disc=4, epochs=30, batch_images=16, learning_rate=0.01,
+                 n_groups=4, n_disc=4, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=None, class_weight=None, random_state=None, n_jobs=None, verbose=0):
+                 dropout=0.0, crop=64, class_weight=None, random_state=None, n_jobs=None, verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
         self.classifier = classifier

@@ -116,6 +116,20 @@ def _bilinear_sources(rows, size_in, size_out):
     return lo, hi, src - lo
 
 
+def _channel_stats(images, n_channels):
+    """Per-channel mean and standard deviation of all pixels (two passes, float64 sums)."""
+    count = sum(im.shape[0] * im.shape[1] for im in images)
+    total = np.zeros(n_channels)
+    for im in images:
+        total += im.reshape(-1, n_channels).sum(axis=0, dtype=np.float64)
+    mean = total / count
+    squares = np.zeros(n_channels)
+    for im in images:
+        squares += ((im.reshape(-1, n_channels) - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / count)
+    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+
 class ConvNetSegmenter(BaseEstimator):
     """The paper's ConvNet trained with cross-entropy plus a total-variation loss.
 
@@ -348,10 +362,7 @@ class ConvNetSegmenter(BaseEstimator):
         self.classes_ = np.asarray(classes, dtype=np.int64)
         self.n_classes_ = int(self.classes_.size)
         self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
-        pixels = np.concatenate([im.reshape(-1, self.n_channels_) for im in images]).astype(np.float64)
-        self.mean_ = pixels.mean(axis=0).astype(np.float32)
-        self.std_ = np.maximum(pixels.std(axis=0), 1e-6).astype(np.float32)
-        del pixels
+        self.mean_, self.std_ = _channel_stats(images, self.n_channels_)
         self.device_ = device
 
         with _torch_threads(self.n_jobs), _seeded(seed, device):
@@ -456,8 +467,8 @@ class ConvNetSegmenter(BaseEstimator):
                 sums += (ce.item(), tv.item(), loss.item())
             ce_mean, tv_mean, loss_mean = sums / n_batches
             seconds = time.perf_counter() - start
-            self.history_.append({"epoch": epoch, "ce": ce_mean, "tv": tv_mean,
-                                  "loss": loss_mean, "seconds": seconds})
+            self.history_.append({"epoch": epoch, "ce": float(ce_mean), "tv": float(tv_mean),
+                                  "loss": float(loss_mean), "seconds": float(seconds)})
             if self.verbose:
                 print(f"[ConvNetSegmenter] epoch {epoch}/{self.n_epochs}  ce {ce_mean:.4f}  "
                       f"tv {tv_mean:.4f}  loss {loss_mean:.4f}  {seconds:.1f}s",

@@ -1,0 +1,321 @@
+"""Shared machinery of the table benchmarks (Weizmann Horse Table 1, Stanford
+Background Table 2, ...).
+
+A benchmark is a list of *trials*: each trial is a dict of parameters (method,
+labeled pixels per image, seed, fold, ...) handed to a trial function that
+returns one result dict, or a list of them when one fit serves several
+methods. Every result becomes a *run*: the trial's parameters merged with the
+result. Keys starting with ``_`` are private: they travel back to the caller
+(label maps for figures, ...) but are kept out of progress lines and CSV files.
+
+Pieces:
+
+- :func:`run_trials` runs trials in parallel (joblib), printing one line per
+  finished run;
+- :func:`aggregate` and :func:`mean_std_table` turn runs into a markdown table
+  of mean +- std of a value, rows and columns chosen by run keys;
+- :func:`markdown_table`, :func:`write_csv`, :func:`command_line` write the
+  reports;
+- :func:`plot_error_curves` draws error vs a row key with std bars.
+"""
+import csv
+import math
+import shlex
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------
+# trials
+# ---------------------------------------------------------------------------
+def _public(d):
+    return {k: v for k, v in d.items() if not str(k).startswith("_")}
+
+
+def _call(index, fn, params):
+    """Run one trial; return (index, list of result dicts, wall seconds)."""
+    t0 = time.perf_counter()
+    try:
+        out = fn(**params)
+        results = [out] if isinstance(out, dict) else list(out)
+    except Exception as exc:  # one failed trial must not lose the others
+        results = [{"status": "error", "error": f"{type(exc).__name__}: {exc}",
+                    "_traceback": traceback.format_exc()}]
+    return index, results, time.perf_counter() - t0
+
+
+def format_run(run, keys=None, float_digits=4):
+    """One progress line: ``key=value`` pairs of the public keys of ``run``."""
+    keys = keys if keys is not None else list(_public(run))
+    parts = []
+    for k in keys:
+        if k not in run:
+            continue
+        v = run[k]
+        if isinstance(v, (float, np.floating)):
+            v = f"{v:.{float_digits}g}"
+        parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def run_trials(fn, trials, n_jobs=-1, progress=True, progress_keys=None, stream=None):
+    """Run ``fn(**trial)`` for every trial dict, in parallel.
+
+    Parameters
+    ----------
+    fn : callable
+        Trial function: keyword arguments from the trial dict; returns a
+        result dict or a list of result dicts.  It must be picklable by
+        joblib (a module-level function) and deterministic given its
+        parameters (seed everything from them).
+    trials : list of dict
+        Parameters of each trial.  Trials are dispatched in this order, so
+        put the slowest first for a better load balance.
+    n_jobs : int
+        joblib convention (-1 = all cores, 1 = run in this process).
+    progress : bool
+        Print one line per finished run.
+    progress_keys : list of str or None
+        Keys shown in the progress lines (default: all public keys).
+    stream : file or None
+        Where progress goes (default ``sys.stdout``).
+
+    Returns
+    -------
+    runs : list of dict
+        One per result, in trial order: the trial's parameters merged with
+        the result, plus ``trial`` (index of the trial), ``status``
+        (``"ok"`` or ``"error"``) and ``trial_seconds`` (wall time of the
+        whole trial).  A trial that raised gives a single run with
+        ``status="error"`` and the message in ``error``.
+    """
+    from joblib import Parallel, delayed
+
+    stream = stream or sys.stdout
+    trials = [dict(t) for t in trials]
+    n = len(trials)
+    done = {}
+    t_start = time.perf_counter()
+    if n_jobs == 1 or n <= 1:
+        outputs = (_call(i, fn, t) for i, t in enumerate(trials))
+    else:
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_call)(i, fn, t) for i, t in enumerate(trials))
+    for k, (index, results, seconds) in enumerate(outputs, start=1):
+        runs = []
+        for res in results:
+            run = {**trials[index], "trial": index, "status": "ok", **res, "trial_seconds": seconds}
+            runs.append(run)
+            if progress:
+                line = format_run(run, progress_keys)
+                if run["status"] != "ok":
+                    line += f" status=error error={run.get('error')!r}"
+                print(f"[{k}/{n} trials, {time.perf_counter() - t_start:.0f}s] {line}",
+                      file=stream, flush=True)
+                if "_traceback" in run:
+                    print(run["_traceback"], file=sys.stderr, flush=True)
+        done[index] = runs
+    return [run for i in range(n) for run in done[i]]
+
+
+# ---------------------------------------------------------------------------
+# aggregation
+# ---------------------------------------------------------------------------
+def aggregate(runs, row_key, col_key, value_key, ddof=1):
+    """Mean and std of ``value_key`` per (row, column) cell.
+
+    Runs with ``status`` other than ``"ok"`` or a missing/NaN value are
+    skipped.  ``row_key`` and ``col_key`` are run keys or callables of a run.
+
+    Returns
+    -------
+    dict (row, col) -> (mean, std, n)
+        ``std`` uses ``ddof`` (sample std by default); NaN when ``n <= ddof``.
+    """
+    def get(run, key):
+        return key(run) if callable(key) else run.get(key)
+
+    cells = {}
+    for run in runs:
+        if run.get("status", "ok") != "ok":
+            continue
+        v = run.get(value_key)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        cells.setdefault((get(run, row_key), get(run, col_key)), []).append(float(v))
+    out = {}
+    for cell, values in cells.items():
+        a = np.asarray(values)
+        std = float(a.std(ddof=ddof)) if a.size > ddof else float("nan")
+        out[cell] = (float(a.mean()), std, int(a.size))
+    return out
+
+
+def format_mean_std(mean, std, n=None, scale=100.0, digits=2):
+    """``"12.34 ± 0.56"`` (values times ``scale``); the mean alone when std is NaN."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    if std is None or math.isnan(std):
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def markdown_table(header, rows, align=None):
+    """A GitHub markdown table from a header list and a list of row lists."""
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(str(h) for h in header) + " |",
+             "| " + " | ".join(align) + " |"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def mean_std_table(cells, row_order, col_order, row_label="", row_names=None, col_names=None,
+                   show_n=False, scale=100.0, digits=2):
+    """Markdown table of the cells of :func:`aggregate`.
+
+    Parameters
+    ----------
+    cells : dict (row, col) -> (mean, std, n)
+    row_order, col_order : lists of row and column keys, in display order
+    row_label : str
+        Header of the first column.
+    row_names, col_names : dict key -> display name, optional
+    show_n : bool
+        Append ``(n=...)`` to each cell.
+    scale, digits : display of the values (percent with 2 decimals by default)
+    """
+    row_names = row_names or {}
+    col_names = col_names or {}
+    header = [row_label] + [col_names.get(c, str(c)) for c in col_order]
+    rows = []
+    for r in row_order:
+        line = [row_names.get(r, str(r))]
+        for c in col_order:
+            if (r, c) in cells:
+                mean, std, n = cells[(r, c)]
+                text = format_mean_std(mean, std, n, scale=scale, digits=digits)
+                line.append(f"{text} (n={n})" if show_n else text)
+            else:
+                line.append("—")
+        rows.append(line)
+    return markdown_table(header, rows)
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+def write_csv(path, runs, columns=None):
+    """Write the public keys of ``runs`` to CSV.
+
+    ``columns`` fixes the leading columns; the other public keys follow in
+    order of first appearance.  Missing values are left empty.
+    """
+    keys = list(columns or [])
+    for run in runs:
+        for k in _public(run):
+            if k not in keys:
+                keys.append(k)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        for run in runs:
+            writer.writerow({k: _csv_value(run.get(k)) for k in keys})
+    return keys
+
+
+def _csv_value(v):
+    if v is None:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def command_line(argv, script):
+    """The shell command that reproduces a run: ``python <script> <argv...>``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        script = Path(script).resolve().relative_to(Path.cwd())
+    except ValueError:
+        script = Path(script)
+    return shlex.join(["python", str(script)] + [str(a) for a in argv])
+
+
+def format_seconds(seconds):
+    """``1h 02m 03s`` / ``2m 03s`` / ``4.5s``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+# ---------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------
+def plot_error_curves(path, cells, x_order, series, references=None, paper=None,
+                      xlabel="labeled pixels per image", ylabel="pixel error (%)", title=None,
+                      scale=100.0, names=None):
+    """Error vs ``x`` with std bars, one line per series.
+
+    Parameters
+    ----------
+    path : str or Path
+        PNG file to write.
+    cells : dict (x, series) -> (mean, std, n), as from :func:`aggregate`
+    x_order : list of x values (numbers)
+    series : list of series keys plotted as lines
+    references : dict name -> (mean, std), optional
+        Drawn as horizontal lines with a shaded +-std band (e.g. a dense-label
+        reference).
+    paper : dict series -> dict x -> value (fractions), optional
+        Published figures, drawn as hollow markers joined by dotted lines in
+        the colour of the series (a name not in ``series`` gets its own).
+    names : dict series key -> legend name, optional
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = names or {}
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colors = {}
+    for s in series:
+        xs = [x for x in x_order if (x, s) in cells]
+        if not xs:
+            continue
+        means = np.array([cells[(x, s)][0] for x in xs]) * scale
+        stds = np.nan_to_num(np.array([cells[(x, s)][1] for x in xs]) * scale)
+        line = ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=names.get(s, str(s)))
+        colors[s] = line[0].get_color()
+    for name, (mean, std) in (references or {}).items():
+        color = ax._get_lines.get_next_color()
+        ax.axhline(scale * mean, color=color, linestyle="--", label=name)
+        if std is not None and not math.isnan(std):
+            ax.axhspan(scale * (mean - std), scale * (mean + std), color=color, alpha=0.15)
+    for s, values in (paper or {}).items():
+        pts = sorted((x, v) for x, v in values.items() if v is not None)
+        if not pts:
+            continue
+        color = colors.get(s) or ax._get_lines.get_next_color()
+        ax.plot([p[0] for p in pts], [scale * p[1] for p in pts], linestyle=":", marker="s",
+                markerfacecolor="none", color=color, label=f"{names.get(s, s)} (paper)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ticks = set(x_order) | {x for values in (paper or {}).values() for x in values}
+    if ticks:
+        ax.set_xticks(sorted(ticks))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
