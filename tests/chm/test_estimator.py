@@ -236,7 +236,8 @@ def test_get_set_params_and_clone(binary_model):
         copy.predict_proba([np.zeros(SHAPE)])
     assert copy.set_params(tv_weight=0.0, n_stages=2) is copy
     assert copy.tv_weight == 0.0 and copy.n_stages == 2
-    assert binary_model.tv_weight == 0.5
+    # set_params on the clone leaves the original alone; TV is on by default
+    assert binary_model.tv_weight == CHM().tv_weight == 0.1
 
 
 def test_same_seed_same_model_other_seed_other_model(binary_data, binary_model):
