@@ -16,7 +16,11 @@ Pieces:
   of mean +- std of a value, rows and columns chosen by run keys;
 - :func:`markdown_table`, :func:`write_csv`, :func:`command_line` write the
   reports;
-- :func:`plot_error_curves` draws error vs a row key with std bars.
+- :func:`plot_error_curves` draws error vs a row key with std bars;
+- :func:`share_fits` and :func:`mrf_and_plain_maps` let one trial report a
+  model with and without its MRF from a single fit (the MRF's final fit on
+  all labels *is* the plain model: same data, same seed);
+- :func:`with_fit_time` gives an estimator class a ``fit_time_`` attribute.
 """
 import csv
 import math
@@ -120,6 +124,111 @@ def run_trials(fn, trials, n_jobs=-1, progress=True, progress_keys=None, stream=
                     print(run["_traceback"], file=sys.stderr, flush=True)
         done[index] = runs
     return [run for i in range(n) for run in done[i]]
+
+
+def share_fits(trials, host, guest, keys, flag="_with_supervised"):
+    """Let ``host`` trials also report the ``guest`` method from the same fit.
+
+    Every ``guest`` trial whose values of ``keys`` match those of a ``host``
+    trial is dropped and that host trial gets ``flag=True`` (and the guest's
+    ``_panels`` when it has none), so the trial function reports both runs
+    from one fit.  Guest trials without a matching host are kept.
+
+    Parameters
+    ----------
+    trials : list of dict
+        Trial dicts with a ``"method"`` key.
+    host, guest : str
+        Methods, e.g. ``"supervised+mrf"`` and ``"supervised"``.
+    keys : list of str
+        Trial keys that must agree (labeled pixels, seed, fold, ...).
+    flag : str
+        Key set on the host trials that take over a guest.
+
+    Returns
+    -------
+    list of dict
+        New trial list (copies of the dicts), order kept.
+    """
+    trials = [dict(t) for t in trials]
+
+    def key(t):
+        return tuple(t.get(k) for k in keys)
+
+    hosts = {key(t): t for t in trials if t.get("method") == host}
+    out = []
+    for t in trials:
+        match = hosts.get(key(t)) if t.get("method") == guest else None
+        if match is None:
+            out.append(t)
+            continue
+        match[flag] = True
+        if t.get("_panels") is not None and match.get("_panels") is None:
+            match["_panels"] = t["_panels"]
+    return out
+
+
+def mrf_and_plain_maps(model, images):
+    """Label maps of a fitted :class:`chm.mrf.MRFSegmenter` with and without smoothing.
+
+    One pass of the wrapped estimator gives the probability maps; they are
+    smoothed with the chosen weight (the MRF's prediction) and, from the same
+    maps, labeled by their most probable class (the plain estimator's
+    prediction, identical to ``model.estimator_.predict``).
+
+    Returns
+    -------
+    dict
+        ``mrf`` and ``plain`` (lists of label maps), ``proba_seconds``,
+        ``smooth_seconds``, ``argmax_seconds``, ``mrf_lambda`` (the chosen
+        weight) and ``mrf_cv_accuracy`` (its mean held-out accuracy, NaN when
+        no cross-validation was run).
+    """
+    from chm.mrf import mrf_smooth
+
+    t0 = time.perf_counter()
+    probs = model.predict_proba(images)
+    proba_s = time.perf_counter() - t0
+    classes = np.asarray(model.classes_)
+    t0 = time.perf_counter()
+    smoothed = [classes[mrf_smooth(p, np.asarray(im) if model.contrast else None, model.weight_,
+                                   model.contrast, model.eps)]
+                for p, im in zip(probs, images)]
+    smooth_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    plain = [classes[p.argmax(axis=-1)] for p in probs]
+    argmax_s = time.perf_counter() - t0
+    if model.cv_scores_ is None:
+        cv_accuracy = float("nan")
+    else:
+        best = int(np.flatnonzero(model.weights_ == model.weight_)[0])
+        cv_accuracy = float(model.cv_scores_[best])
+    return {"mrf": smoothed, "plain": plain, "proba_seconds": proba_s,
+            "smooth_seconds": smooth_s, "argmax_seconds": argmax_s,
+            "mrf_lambda": float(model.weight_), "mrf_cv_accuracy": cv_accuracy}
+
+
+_TIMED_CLASSES = {}
+
+
+def with_fit_time(cls):
+    """Subclass of estimator class ``cls`` whose ``fit`` records ``fit_time_``.
+
+    ``fit_time_`` is the wall time of the last call to ``fit`` in seconds.
+    The subclass takes the same parameters, so it clones like ``cls``
+    (e.g. inside :class:`chm.mrf.MRFSegmenter`), and a fit of it gives the
+    same model as a fit of ``cls``.  Classes that already record
+    ``fit_time_`` can be used as they are; this is for those that do not.
+    """
+    if cls not in _TIMED_CLASSES:
+        def fit(self, *args, **kwargs):
+            t0 = time.perf_counter()
+            result = cls.fit(self, *args, **kwargs)
+            self.fit_time_ = time.perf_counter() - t0
+            return result
+
+        _TIMED_CLASSES[cls] = type(cls.__name__, (cls,), {"fit": fit, "__doc__": cls.__doc__})
+    return _TIMED_CLASSES[cls]
 
 
 # ---------------------------------------------------------------------------

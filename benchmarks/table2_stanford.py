@@ -1,0 +1,692 @@
+"""Table 2 of Javanmardi et al. 2016 on Stanford Background: pixel error vs labeled pixels.
+
+Protocol: the 715 RGB images of Stanford Background (iccv09Data, about
+240 x 320, 8 classes, see :data:`chm.datasets.STANFORD_CLASSES`), 5-fold
+cross-validation over seeded random folds of 143 images
+(:func:`chm.datasets.stanford_folds`, seed 0). For every fold, every size
+(labeled pixels per training image) and every draw of the sparse labels (the
+draw's seed is also the models' ``random_state``), each method is trained on
+the sparse labels of the fold's 572 training images and scored by its pixel
+error on all known pixels of the fold's 143 test images (pixels marked
+unknown in the release are ignored). Cells are mean +- sample std over the
+runs (folds x draws).
+
+Methods (ConvNet = :class:`chm.convnet.ConvNetSegmenter`, the paper's network;
+its settings are shared through ``--convnet-params``):
+
+- ``supervised``: ConvNet with ``tv_weight=0`` (cross-entropy of the labeled
+  pixels only);
+- ``supervised+mrf``: the same network followed by a Potts MRF
+  (:class:`chm.mrf.MRFSegmenter`, ``cv=3``, multi-class alpha-expansion), its
+  smoothing weight lambda chosen by cross-validation over held-out *labeled*
+  training pixels only. When ``supervised`` is run too, both come from the
+  same trial (:func:`_harness.share_fits`): the MRF's final fit on all labels
+  *is* the supervised model (same data, same seed), so it is fitted once and
+  scored with and without the MRF (:func:`_harness.mrf_and_plain_maps`);
+- ``tv``: ConvNet with the total-variation loss (its default ``tv_weight``, or
+  the one given in ``--convnet-params``);
+- ``dense``: a dense-label reference, ConvNet with ``tv_weight=0`` trained with
+  ``--dense-px`` random known pixels per training image (0: every known
+  pixel); run once per fold and draw, not per size;
+- ``chm-supervised`` and ``chm-tv``: :class:`chm.CHM` with ``tv_weight=0`` and
+  with its default total-variation weight (settings: ``--chm-params``).
+
+Trials run one after the other by default (``--n-jobs 1``): each ConvNet fit
+already uses every core through torch's threads. With ``--n-jobs K`` the
+trials run in K processes (joblib), each model with ``cores // K`` threads;
+every process loads the images itself (about 1 GB for the 715 images). A fit
+is deterministic given its seed and thread count on the CPU.
+
+Cost. The full protocol (5 sizes x 5 draws x 5 folds, 6 methods) is about
+650 ConvNet fits on 572 images each (5 per size, fold and draw for
+``supervised+mrf`` and ``tv``, plus 25 dense references) and 250 CHM fits.
+At the paper's network (width 64, 512 hidden units, full resolution) it
+needs a GPU (``--device cuda --convnet-params '{"width": 64, "hidden": 512,
+"downscale": 1}'``); on 2 cores it takes days even with the narrow CPU
+network below. The REDUCED CPU protocol for 2 cores runs one fold, one draw
+and three sizes with a narrow network (16 maps, 128 hidden units instead of
+64 and 512) on images downscaled by 4, the settings of
+``benchmarks/convnet_speed.py``, where one fit takes a few minutes::
+
+    python benchmarks/table2_stanford.py --folds 0 --seeds 0 --sizes 10 30 50 \\
+        --convnet-params '{"width":16,"hidden":128,"downscale":4,"n_epochs":12}'
+
+That is 16 ConvNet fits (per size: 3 cross-validation fits of the MRF's
+lambda plus its final fit, which also serves ``supervised``, and one ``tv``
+fit; one dense reference) and 6 CHM fits: hours, not minutes, on 2 cores.
+Add ``--methods supervised supervised+mrf tv dense`` to leave out the CHM
+columns. Its numbers come from a reduced protocol, not the paper's, and the
+report states the settings used.
+
+Outputs in ``--out``: ``table2.md`` (mean +- std in %, rows = labeled pixels,
+columns = methods, next to the paper's TV column, with the settings, the
+command line and the wall time), ``runs.csv`` (one line per run: fold, seed,
+fit seconds, training images per second, MRF lambda, ...),
+``fig3_error_vs_labeled.png`` and ``fig4_samples.png`` (image, supervised,
+TV, ground truth for 4 test images of the first fold, fixed 8-colour palette,
+unknown pixels black).
+
+Usage::
+
+    python benchmarks/table2_stanford.py                 # the full protocol (GPU)
+    python benchmarks/table2_stanford.py --quick         # 10 px, seed 0, fold 0, supervised and TV
+    python benchmarks/table2_stanford.py --quick --n-images 100   # folds over the first 100 images
+    python benchmarks/table2_stanford.py --quick --synthetic 6    # tiny synthetic data
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with other
+# jobs, spinning threads make torch several times slower. Set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+_HERE = Path(__file__).resolve().parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+
+import _harness  # noqa: E402
+
+# Trial functions travel to the joblib workers by value, so that the workers
+# need not find this folder on their path (their path is fixed when they
+# start, possibly before it was added).
+try:  # joblib's loky backend pickles with cloudpickle (vendored in older joblibs)
+    import cloudpickle  # noqa: E402
+except ImportError:  # pragma: no cover
+    from joblib.externals import cloudpickle  # noqa: E402
+
+cloudpickle.register_pickle_by_value(_harness)
+if __name__ != "__main__":
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+CONVNET_METHODS = ("supervised", "supervised+mrf", "tv", "dense")
+CHM_METHODS = ("chm-supervised", "chm-tv")
+METHODS = CONVNET_METHODS + CHM_METHODS
+QUICK_METHODS = ("supervised", "tv")
+SIZES = (10, 20, 30, 40, 50)
+SEEDS = (0, 1, 2, 3, 4)
+N_FOLDS = 5
+FOLDS = tuple(range(N_FOLDS))
+FOLD_SEED = 0
+MRF_CV = 3
+N_PANELS = 4
+
+#: ConvNet settings of ``--quick`` (explicit ``--convnet-params`` win): a
+#: narrow network (16 maps, 128 hidden units instead of 64 and 512) on images
+#: downscaled by 4, 4 epochs (a third of the reduced protocol's 12), so that
+#: a fold runs in minutes on 2 cores. For a look at the pipeline, not for numbers.
+QUICK_CONVNET = {"width": 16, "hidden": 128, "downscale": 4, "n_epochs": 4}
+
+#: Published pixel errors (fractions), Javanmardi et al. 2016, Table 2.
+PAPER = {
+    "supervised": {10: 0.3998},
+    "tv": {10: 0.2619, 20: 0.2433, 30: 0.2361, 40: 0.2313, 50: 0.2279},
+}
+
+NAMES = {
+    "supervised": "supervised",
+    "supervised+mrf": "supervised + MRF",
+    "tv": "TV",
+    "dense": "dense labels",
+    "chm-supervised": "CHM supervised",
+    "chm-tv": "CHM + TV",
+}
+
+#: Fixed colours of the 8 classes in the sample figure (unknown pixels: black).
+PALETTE = (
+    ("sky", "#87ceeb"),
+    ("tree", "#1b7a1b"),
+    ("road", "#808080"),
+    ("grass", "#9acd32"),
+    ("water", "#1f4fd1"),
+    ("building", "#b5442c"),
+    ("mountain", "#8b5fbf"),
+    ("foreground object", "#ffd92f"),
+)
+
+DEFAULT_OUT = _HERE / "results" / "table2_stanford"
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+_DATA = {}
+
+
+def load_data(data):
+    """All images and label maps of a data spec (cached per process).
+
+    ``data`` is ``{"synthetic": N}`` (N tiny 4-class RGB images of
+    :func:`chm.synthetic.make_shapes`) or ``{"root": path or None, "n": N or
+    None}`` (Stanford Background, sorted names, the first N images or all).
+    """
+    key = json.dumps(data, sort_keys=True, default=str)
+    if key not in _DATA:
+        if data.get("synthetic"):
+            from chm.synthetic import make_shapes
+
+            loaded = make_shapes(n_images=int(data["synthetic"]), shape=(32, 40), n_classes=4,
+                                 color=True, n_shapes=1, random_state=0)
+        else:
+            from chm.datasets import load_stanford_background
+
+            loaded = load_stanford_background(data.get("root"), n=data.get("n"))
+        _DATA.clear()  # one data set per process
+        _DATA[key] = loaded
+    return _DATA[key]
+
+
+def n_folds_for(n_images):
+    """Folds of the cross-validation: 5, or one per image below 5 images."""
+    return min(N_FOLDS, n_images)
+
+
+def split(data, fold):
+    """(train images, train labels, test images, test labels) of one fold."""
+    from chm.datasets import stanford_folds
+
+    images, labels = load_data(data)
+    folds = stanford_folds(n_images=len(images), n_folds=n_folds_for(len(images)),
+                           random_state=FOLD_SEED)
+    train, test = folds[fold]
+    return ([images[i] for i in train], [labels[i] for i in train],
+            [images[i] for i in test], [labels[i] for i in test])
+
+
+# ---------------------------------------------------------------------------
+# one trial
+# ---------------------------------------------------------------------------
+def _convnet(config, seed, **override):
+    from chm.convnet import ConvNetSegmenter
+
+    params = {"n_jobs": config["threads"], **config["convnet_params"], **override,
+              "random_state": seed, "verbose": 0}
+    return _harness.with_fit_time(ConvNetSegmenter)(**params)
+
+
+def _chm(config, seed, **override):
+    from chm.estimator import CHM
+
+    params = {**config["chm_params"], **override, "random_state": seed,
+              "n_jobs": config["threads"], "verbose": 0}
+    return CHM(**params)
+
+
+def _result(maps, truths, fit_seconds, predict_seconds, panels, **extra):
+    from chm.metrics import pixel_error
+
+    out = {"pixel_error": pixel_error(maps, truths), "fit_seconds": fit_seconds,
+           "predict_seconds": predict_seconds, **extra}
+    if panels:
+        out["_maps"] = {i: np.asarray(maps[i]).astype(np.uint8) for i in panels}
+    return out
+
+
+def _device(model):
+    return str(getattr(model, "device_", "cpu"))
+
+
+def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=False, _panels=None):
+    """Fit and score one method on one fold and one draw of the sparse labels.
+
+    Parameters
+    ----------
+    method : one of :data:`METHODS`
+    n_labeled : int or "all"
+        Labeled pixels per training image (for ``dense``: the known pixels
+        kept per image, ``"all"`` for every known pixel).
+    fold : int
+        Fold of the cross-validation (its test part is scored).
+    seed : int
+        Seed of the label draw and the model's ``random_state``.
+    _config : dict
+        ``data`` (see :func:`load_data`), ``convnet_params`` and
+        ``chm_params`` (shared parameters), ``threads`` (torch / CHM threads
+        of each model).
+    _with_supervised : bool
+        For ``supervised+mrf``: also report the supervised model (the MRF's
+        final fit) as a ``supervised`` run.
+    _panels : list of int or None
+        Test images whose label maps are returned (``_maps``) for figures.
+
+    Returns
+    -------
+    list of dict
+        ``pixel_error``, ``fit_seconds``, ``predict_seconds``,
+        ``train_images_per_s`` (training images x epochs / fit seconds, over
+        all the fits of the run), data sizes and method-specific information.
+    """
+    from chm.datasets import sample_sparse_labels
+
+    train_x, train_y, test_x, test_y = split(_config["data"], fold)
+    if method == "dense" and n_labeled == "all":
+        labels = train_y
+    else:
+        labels = sample_sparse_labels(train_y, int(n_labeled), random_state=seed)
+    info = {"n_train_images": len(train_x), "n_test_images": len(test_x),
+            "n_train_px": int(sum(int((lab >= 0).sum()) for lab in labels))}
+
+    if method == "supervised+mrf":
+        from chm.mrf import MRFSegmenter
+
+        model = MRFSegmenter(_convnet(_config, seed, tv_weight=0.0), cv=MRF_CV, n_jobs=1,
+                             random_state=seed)
+        t0 = time.perf_counter()
+        model.fit(train_x, labels)
+        fit_s = time.perf_counter() - t0
+        net = model.estimator_
+        seen = len(train_x) * net.n_epochs
+        maps = _harness.mrf_and_plain_maps(model, test_x)
+        runs = [_result(maps["mrf"], test_y, fit_s,
+                        maps["proba_seconds"] + maps["smooth_seconds"], _panels, **info,
+                        train_images_per_s=(MRF_CV + 1) * seen / fit_s, tv_weight=0.0,
+                        mrf_lambda=maps["mrf_lambda"], mrf_cv_accuracy=maps["mrf_cv_accuracy"],
+                        device=_device(net))]
+        if _with_supervised:
+            runs.append(_result(maps["plain"], test_y, net.fit_time_,
+                                maps["proba_seconds"] + maps["argmax_seconds"], _panels,
+                                method="supervised", **info,
+                                train_images_per_s=seen / net.fit_time_, tv_weight=0.0,
+                                device=_device(net), shared_fit="supervised+mrf"))
+        return runs
+
+    if method in ("supervised", "dense"):
+        model = _convnet(_config, seed, tv_weight=0.0)
+    elif method == "tv":
+        model = _convnet(_config, seed)
+    elif method == "chm-supervised":
+        model = _chm(_config, seed, tv_weight=0.0)
+    elif method == "chm-tv":
+        model = _chm(_config, seed)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    t0 = time.perf_counter()
+    model.fit(train_x, labels)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    maps = model.predict(test_x)
+    pred_s = time.perf_counter() - t0
+    epochs = model.epochs if method in CHM_METHODS else model.n_epochs
+    return [_result(maps, test_y, fit_s, pred_s, _panels, **info,
+                    train_images_per_s=len(train_x) * epochs / fit_s,
+                    tv_weight=float(model.tv_weight), device=_device(model))]
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+def _json_dict(parser, text, option):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        parser.error(f"{option} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        parser.error(f"{option} must be a JSON object")
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help=f"labeled pixels per training image (default {' '.join(map(str, SIZES))})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help=f"label draws = model seeds (default {' '.join(map(str, SEEDS))})")
+    parser.add_argument("--folds", type=int, nargs="+", default=None,
+                        help=f"folds to run (default {' '.join(map(str, FOLDS))})")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
+                        help="methods to run (default: all)")
+    parser.add_argument("--convnet-params", default="{}",
+                        help="JSON dict of ConvNetSegmenter parameters shared by the ConvNet "
+                             "methods, e.g. '{\"width\": 16, \"n_epochs\": 12}' (random_state is "
+                             "the draw seed; n_jobs defaults to cores / --n-jobs)")
+    parser.add_argument("--chm-params", default="{}",
+                        help="JSON dict of CHM parameters shared by the CHM methods, e.g. "
+                             "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
+    parser.add_argument("--dense-px", type=int, default=1000,
+                        help="labeled pixels per image of the dense reference; 0 = every known "
+                             "pixel (default 1000)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="parallel trials (default 1: each ConvNet fit already uses all "
+                             "cores through torch's threads; -1 = one trial per core)")
+    parser.add_argument("--n-images", type=int, default=None, metavar="N",
+                        help="use only the first N images (sorted names); the folds are then "
+                             "made over those N (for quick looks)")
+    parser.add_argument("--device", default=None,
+                        help="ConvNet device: auto, cpu or cuda (default: --convnet-params' "
+                             "device, else auto)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--data-root", default=None,
+                        help="data folder holding iccv09Data/ (default: chm.datasets.data_root)")
+    parser.add_argument("--synthetic", type=int, default=None, metavar="N",
+                        help="use N tiny synthetic 4-class RGB images instead (folds over them)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one size (10), one draw (seed 0), one fold (0), methods supervised "
+                             "and tv, ConvNet settings " + json.dumps(QUICK_CONVNET)
+                             + " (explicit options still win)")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [10] if args.quick else list(SIZES)
+    if args.seeds is None:
+        args.seeds = [0] if args.quick else list(SEEDS)
+    if args.folds is None:
+        args.folds = [0] if args.quick else list(FOLDS)
+    if args.methods is None:
+        args.methods = list(QUICK_METHODS if args.quick else METHODS)
+    args.methods = [m for m in METHODS if m in args.methods]
+    args.sizes = sorted(set(args.sizes))
+    args.seeds = list(dict.fromkeys(args.seeds))
+    args.folds = list(dict.fromkeys(args.folds))
+
+    convnet_params = _json_dict(parser, args.convnet_params, "--convnet-params")
+    if args.quick:
+        convnet_params = {**QUICK_CONVNET, **convnet_params}
+    for key in ("random_state", "verbose"):
+        convnet_params.pop(key, None)
+    if args.device is not None:
+        convnet_params["device"] = args.device
+    convnet_params.setdefault("device", "auto")
+    args.convnet_params = convnet_params
+    chm_params = _json_dict(parser, args.chm_params, "--chm-params")
+    for key in ("random_state", "n_jobs", "verbose"):
+        chm_params.pop(key, None)
+    args.chm_params = chm_params
+
+    if args.synthetic is not None and args.synthetic < 2:
+        parser.error("--synthetic needs at least 2 images")
+    if args.n_images is not None and args.n_images < 2:
+        parser.error("--n-images needs at least 2 images")
+    if any(s < 1 for s in args.sizes) or args.dense_px < 0:
+        parser.error("--sizes must be >= 1 and --dense-px >= 0")
+    if any(f < 0 or f >= N_FOLDS for f in args.folds):
+        parser.error(f"--folds must be in 0..{N_FOLDS - 1}")
+    if args.n_jobs == 0:
+        parser.error("--n-jobs must not be 0")
+    return args
+
+
+def make_trials(args, config, panels):
+    """Trial dicts, the slowest (MRF cross-validation) first."""
+    first = (args.sizes[0], args.folds[0], args.seeds[0])
+    trials = []
+    order = ["supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv", "supervised"]
+    for method in order:
+        if method not in args.methods:
+            continue
+        if method == "dense":
+            n = "all" if args.dense_px == 0 else args.dense_px
+            for fold in args.folds:
+                for seed in args.seeds:
+                    trials.append({"method": method, "n_labeled": n, "fold": fold, "seed": seed,
+                                   "_config": config})
+            continue
+        for size in args.sizes:
+            for fold in args.folds:
+                for seed in args.seeds:
+                    t = {"method": method, "n_labeled": size, "fold": fold, "seed": seed,
+                         "_config": config}
+                    if (size, fold, seed) == first and method in ("supervised", "tv"):
+                        t["_panels"] = panels
+                    trials.append(t)
+    return _harness.share_fits(trials, "supervised+mrf", "supervised",
+                               keys=["n_labeled", "fold", "seed"])
+
+
+def _panel_indices(n_test, k=N_PANELS):
+    return sorted(set(np.linspace(0, n_test - 1, min(k, n_test)).round().astype(int).tolist()))
+
+
+def _threads(n_jobs):
+    cores = os.cpu_count() or 1
+    if n_jobs < 0:
+        n_jobs = max(1, cores + 1 + n_jobs)
+    return max(1, cores // n_jobs)
+
+
+def write_report(args, runs, wall, argv, out, n_images):
+    """table2.md, runs.csv and fig3; returns the markdown text."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    failed = [r for r in runs if r["status"] != "ok"]
+    sparse = [m for m in args.methods if m != "dense"]
+
+    def row_of(run):
+        return "dense" if run["method"] == "dense" else run["n_labeled"]
+
+    cells = _harness.aggregate(ok, row_of, "method", "pixel_error")
+    rows = list(args.sizes) + (["dense"] if "dense" in args.methods else [])
+    dense_label = ("dense (all known px)" if args.dense_px == 0
+                   else f"dense ({args.dense_px} px/img)")
+    paper_cols = {"paper:supervised": "supervised (paper)", "paper:tv": "TV (paper)"}
+    table_cells = dict(cells)
+    for col, method in (("paper:supervised", "supervised"), ("paper:tv", "tv")):
+        for x, v in PAPER[method].items():
+            table_cells[(x, col)] = (v, float("nan"), 1)
+    ours = _harness.mean_std_table(table_cells, rows, list(args.methods) + list(paper_cols),
+                                   row_label="labeled px / image",
+                                   row_names={"dense": dense_label},
+                                   col_names={**NAMES, **paper_cols})
+    paper_cells = {(x, m): (v, float("nan"), 1) for m, d in PAPER.items() for x, v in d.items()}
+    paper = _harness.mean_std_table(paper_cells, list(SIZES), ["supervised", "tv"],
+                                    row_label="labeled px / image", col_names=NAMES)
+
+    fit = _harness.aggregate(ok, "method", lambda r: "fit", "fit_seconds")
+    pred = _harness.aggregate(ok, "method", lambda r: "predict", "predict_seconds")
+    speed = _harness.aggregate(ok, "method", lambda r: "speed", "train_images_per_s")
+    time_rows = []
+    for m in args.methods:
+        f, p, s = fit.get((m, "fit")), pred.get((m, "predict")), speed.get((m, "speed"))
+        if f:
+            time_rows.append([NAMES[m], f"{f[0]:.1f}", f"{p[0]:.1f}" if p else "—",
+                              f"{s[0]:.1f}" if s else "—", f[2]])
+    time_table = _harness.markdown_table(
+        ["method", "mean fit (s)", "mean predict (s)", "training images/s", "runs"], time_rows)
+
+    lambdas = [r["mrf_lambda"] for r in ok if r["method"] == "supervised+mrf"]
+    devices = sorted({r["device"] for r in ok if r.get("device")})
+    if args.synthetic:
+        data_desc = (f"{args.synthetic} synthetic 4-class RGB images (chm.synthetic.make_shapes) "
+                     f"— NOT Stanford Background")
+    else:
+        data_desc = (f"Stanford Background (data folder: {_data_folder(args)}), "
+                     + (f"the first {n_images} images only (sorted names) — NOT the full 715"
+                        if args.n_images else f"{n_images} images"))
+    n_folds = n_folds_for(n_images)
+    convnet_desc = json.dumps(args.convnet_params)
+    chm_desc = json.dumps(args.chm_params) if args.chm_params else "CHM defaults"
+    with_chm = any(m in CHM_METHODS for m in args.methods)
+    describe = {
+        "supervised": "- supervised: ConvNet(tv_weight=0)."
+        + (" Reported from the supervised + MRF trial: the MRF's final fit on all labels is "
+           "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
+        "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
+        f"(alpha-expansion); lambda chosen by {MRF_CV}-fold cross-validation over held-out "
+        f"labeled training pixels only (MRFSegmenter, default grid {_mrf_grid()})"
+        + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
+        "tv": lambda: f"- TV: ConvNet with tv_weight={_tv_weight(args, 'tv')}.",
+        "dense": "- dense labels: ConvNet(tv_weight=0) trained with "
+        + ("every known training pixel labeled" if args.dense_px == 0
+           else f"{args.dense_px} random known pixels per training image")
+        + ", one run per fold and draw.",
+        "chm-supervised": "- CHM supervised: CHM(tv_weight=0).",
+        "chm-tv": lambda: f"- CHM + TV: CHM with tv_weight={_tv_weight(args, 'chm-tv')}.",
+    }
+    palette = ", ".join(f"{name} {color}" for name, color in PALETTE)
+    lines = [
+        "# Table 2 — Stanford Background, pixel error (%) vs labeled pixels per training image"
+        + (" (SYNTHETIC DATA)" if args.synthetic else ""),
+        "",
+        f"- Data: {data_desc}; {n_folds}-fold cross-validation over seeded random folds "
+        f"(chm.datasets.stanford_folds, seed {FOLD_SEED}); folds run: "
+        f"{', '.join(map(str, args.folds))}.",
+        f"- Sizes: {', '.join(map(str, args.sizes))} labeled px per training image; "
+        f"draws (seed of the labels and of the models): {', '.join(map(str, args.seeds))}.",
+        "- Cells: mean ± sample std over folds x draws of the pixel error on all known pixels "
+        "of the fold's test images (mean alone for a single run).",
+        f"- Shared ConvNet parameters: {convnet_desc}; `random_state` = draw seed; "
+        f"device: {', '.join(devices) or '—'}.",
+        f"- Shared CHM parameters: {chm_desc}; `random_state` = draw seed." if with_chm else None,
+        *[describe[m]() if callable(describe[m]) else describe[m] for m in args.methods],
+        "",
+        "## This run",
+        "",
+        ours,
+        "",
+        "## Paper (Javanmardi et al. 2016, Table 2)",
+        "",
+        paper,
+        "",
+        "## Time per run",
+        "",
+        "Training images/s: training images x epochs / fit seconds, over all the fits of a run "
+        f"(supervised + MRF: {MRF_CV} cross-validation fits and the final one; CHM: its epochs "
+        "per stage classifier).",
+        "",
+        time_table,
+        "",
+        f"Sample figure palette: {palette}; unknown pixels black.",
+        "",
+    ]
+    lines = [line for line in lines if line is not None]
+    if failed:
+        lines += [f"**{len(failed)} trial(s) failed:**", ""]
+        lines += [f"- {r['method']} n_labeled={r['n_labeled']} fold={r['fold']} seed={r['seed']}: "
+                  f"{r.get('error')}" for r in failed]
+        lines.append("")
+    lines += [
+        f"Total wall time: {_harness.format_seconds(wall)}"
+        + (f" ({wall:.0f} s)" if wall >= 60 else "") + ", "
+        f"{len(runs)} runs, n_jobs={args.n_jobs}.",
+        "",
+        "Command:",
+        "",
+        "```",
+        _harness.command_line(argv, __file__),
+        "```",
+        "",
+    ]
+    text = "\n".join(lines)
+    (out / "table2.md").write_text(text)
+
+    _harness.write_csv(out / "runs.csv", runs,
+                       columns=["method", "n_labeled", "fold", "seed", "pixel_error",
+                                "fit_seconds", "train_images_per_s", "predict_seconds",
+                                "mrf_lambda", "mrf_cv_accuracy", "n_train_images",
+                                "n_test_images", "n_train_px", "tv_weight", "device", "status"])
+
+    refs = {}
+    if ("dense", "dense") in cells:
+        mean, std, _ = cells[("dense", "dense")]
+        refs[f"{dense_label} (this run)"] = (mean, std)
+    curve_cells = {(x, m): v for (x, m), v in cells.items() if x != "dense"}
+    _harness.plot_error_curves(
+        out / "fig3_error_vs_labeled.png", curve_cells, list(args.sizes), sparse,
+        references=refs, paper={m: PAPER[m] for m in ("supervised", "tv")}, names=NAMES,
+        title="Stanford Background" + (" (synthetic data)" if args.synthetic else ""))
+    return text
+
+
+def _tv_weight(args, method):
+    """``"0.1 (the default)"``: the total-variation weight of ``tv`` or ``chm-tv`` runs."""
+    params = args.convnet_params if method == "tv" else args.chm_params
+    if "tv_weight" in params:
+        return f"{float(params['tv_weight']):g} (from the shared parameters)"
+    if method == "tv":
+        from chm.convnet import ConvNetSegmenter as cls
+    else:
+        from chm.estimator import CHM as cls
+    return f"{cls().tv_weight:g} (the default)"
+
+
+def _mrf_grid():
+    from chm.mrf import DEFAULT_WEIGHTS
+
+    return f"{len(DEFAULT_WEIGHTS)} values in [{DEFAULT_WEIGHTS.min():g}, {DEFAULT_WEIGHTS.max():g}]"
+
+
+def _data_folder(args):
+    from chm.datasets import data_root
+
+    return data_root(args.data_root)
+
+
+def palette_cmap():
+    """The 8-colour map of the classes, black for unknown (negative) labels."""
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap([color for _, color in PALETTE], name="stanford")
+    return cmap.with_extremes(under="black")
+
+
+def write_samples(path, args, runs, test_x, test_y, panels):
+    """Fig. 4-style panels (image, supervised, TV, truth) at the first size, fold and seed."""
+    from chm.plotting import save_panels
+
+    size, fold, seed = args.sizes[0], args.folds[0], args.seeds[0]
+    columns = {}
+    for method in ("supervised", "tv"):
+        for r in runs:
+            if (r["method"] == method and r["n_labeled"] == size and r["fold"] == fold
+                    and r["seed"] == seed and r["status"] == "ok" and "_maps" in r):
+                columns[f"{NAMES[method]} ({100 * r['pixel_error']:.1f}%)"] = \
+                    [r["_maps"][i] for i in panels]
+    if not columns:
+        return False
+    columns["ground truth"] = [test_y[i] for i in panels]
+    save_panels(path, [test_x[i] for i in panels], columns, cmap=palette_cmap(),
+                n_classes=len(PALETTE))
+    return True
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    data = ({"synthetic": args.synthetic} if args.synthetic
+            else {"root": args.data_root, "n": args.n_images})
+    images, _ = load_data(data)
+    n_images = len(images)
+    n_folds = n_folds_for(n_images)
+    bad = [f for f in args.folds if f >= n_folds]
+    if bad:
+        raise SystemExit(f"--folds {bad}: only {n_folds} folds over {n_images} images")
+    _, _, test_x, test_y = split(data, args.folds[0])
+    panels = _panel_indices(len(test_x))
+    config = {"data": data, "convnet_params": args.convnet_params,
+              "chm_params": args.chm_params, "threads": _threads(args.n_jobs)}
+    trials = make_trials(args, config, panels)
+    print(f"{'synthetic' if args.synthetic else 'Stanford Background'}: {n_images} images, "
+          f"{n_folds} folds (running {args.folds}); sizes {args.sizes}, seeds {args.seeds}, "
+          f"methods {args.methods}; {len(trials)} trials, n_jobs={args.n_jobs}, "
+          f"{args.convnet_params.get('n_jobs', config['threads'])} thread(s) per ConvNet, "
+          f"{config['threads']} per CHM", flush=True)
+    print(f"shared ConvNet parameters: {json.dumps(args.convnet_params)}", flush=True)
+    if args.chm_params:
+        print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
+
+    runs = _harness.run_trials(
+        stanford_trial, trials, n_jobs=args.n_jobs,
+        progress_keys=["method", "n_labeled", "fold", "seed", "pixel_error", "fit_seconds",
+                       "train_images_per_s", "predict_seconds", "mrf_lambda"])
+    wall = time.perf_counter() - t_start
+    text = write_report(args, runs, wall, argv, out, n_images)
+    if write_samples(out / "fig4_samples.png", args, runs, test_x, test_y, panels):
+        print(f"samples: {out / 'fig4_samples.png'}")
+    print()
+    print(text)
+    print(f"results in {out}")
+    n_failed = sum(r["status"] != "ok" for r in runs)
+    if n_failed:
+        print(f"{n_failed} trial(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
