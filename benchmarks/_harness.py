@@ -428,3 +428,40 @@ def plot_error_curves(path, cells, x_order, series, references=None, paper=None,
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def footer_lines(failed, wall, n_runs, n_jobs, argv, script, describe):
+    """Markdown lines closing a results file: failed trials, wall time, command.
+
+    ``describe(run)`` names a failed run (method, size, seed, ...).
+    """
+    lines = []
+    if failed:
+        lines += [f"**{len(failed)} trial(s) failed:**", ""]
+        lines += [f"- {describe(r)}: {r.get('error')}" for r in failed]
+        lines.append("")
+    lines += [
+        f"Total wall time: {format_seconds(wall)}" + (f" ({wall:.0f} s)" if wall >= 60 else "")
+        + f", {n_runs} runs, n_jobs={n_jobs}.",
+        "",
+        "Command:",
+        "",
+        "```",
+        command_line(argv, script),
+        "```",
+        "",
+    ]
+    return lines
+
+
+def split_dense(cells, dense_label):
+    """Separate the dense reference from the per-size cells for the error plot.
+
+    Returns ``(references, curve_cells)``: the dense cell (if any) as a
+    ``{label: (mean, std)}`` reference line, and the remaining cells.
+    """
+    refs = {}
+    if ("dense", "dense") in cells:
+        mean, std, _ = cells[("dense", "dense")]
+        refs[f"{dense_label} (this run)"] = (mean, std)
+    return refs, {(x, m): v for (x, m), v in cells.items() if x != "dense"}

@@ -416,23 +416,8 @@ def write_report(args, runs, wall, argv, out):
         time_table,
         "",
     ]
-    if failed:
-        lines += [f"**{len(failed)} trial(s) failed:**", ""]
-        lines += [f"- {r['method']} n_labeled={r['n_labeled']} seed={r['seed']}: {r.get('error')}"
-                  for r in failed]
-        lines.append("")
-    lines += [
-        f"Total wall time: {_harness.format_seconds(wall)}"
-        + (f" ({wall:.0f} s)" if wall >= 60 else "") + ", "
-        f"{len(runs)} runs, n_jobs={args.n_jobs}.",
-        "",
-        "Command:",
-        "",
-        "```",
-        _harness.command_line(argv, __file__),
-        "```",
-        "",
-    ]
+    lines += _harness.footer_lines(failed, wall, len(runs), args.n_jobs, argv, __file__,
+                                   lambda r: f"{r['method']} n_labeled={r['n_labeled']} seed={r['seed']}")
     text = "\n".join(lines)
     (out / "table1.md").write_text(text)
 
@@ -440,12 +425,8 @@ def write_report(args, runs, wall, argv, out):
                        columns=["method", "n_labeled", "seed", "pixel_error", "fit_seconds",
                                 "predict_seconds", "status"])
 
-    refs = {}
-    if ("dense", "dense") in cells:
-        mean, std, _ = cells[("dense", "dense")]
-        refs[f"{dense_label} (this run)"] = (mean, std)
+    refs, curve_cells = _harness.split_dense(cells, dense_label)
     refs["dense CHM (paper)"] = (PAPER_DENSE, None)
-    curve_cells = {(x, m): v for (x, m), v in cells.items() if x != "dense"}
     _harness.plot_error_curves(
         out / "fig1_error_vs_labeled.png", curve_cells, list(args.sizes), sparse,
         references=refs, paper={m: PAPER[m] for m in sparse if m in PAPER}, names=NAMES,

@@ -552,23 +552,8 @@ def write_report(args, runs, wall, argv, out, n_images):
         "",
     ]
     lines = [line for line in lines if line is not None]
-    if failed:
-        lines += [f"**{len(failed)} trial(s) failed:**", ""]
-        lines += [f"- {r['method']} n_labeled={r['n_labeled']} fold={r['fold']} seed={r['seed']}: "
-                  f"{r.get('error')}" for r in failed]
-        lines.append("")
-    lines += [
-        f"Total wall time: {_harness.format_seconds(wall)}"
-        + (f" ({wall:.0f} s)" if wall >= 60 else "") + ", "
-        f"{len(runs)} runs, n_jobs={args.n_jobs}.",
-        "",
-        "Command:",
-        "",
-        "```",
-        _harness.command_line(argv, __file__),
-        "```",
-        "",
-    ]
+    lines += _harness.footer_lines(failed, wall, len(runs), args.n_jobs, argv, __file__,
+                                   lambda r: f"{r['method']} n_labeled={r['n_labeled']} fold={r['fold']} seed={r['seed']}")
     text = "\n".join(lines)
     (out / "table2.md").write_text(text)
 
@@ -578,11 +563,7 @@ def write_report(args, runs, wall, argv, out, n_images):
                                 "mrf_lambda", "mrf_cv_accuracy", "n_train_images",
                                 "n_test_images", "n_train_px", "tv_weight", "device", "status"])
 
-    refs = {}
-    if ("dense", "dense") in cells:
-        mean, std, _ = cells[("dense", "dense")]
-        refs[f"{dense_label} (this run)"] = (mean, std)
-    curve_cells = {(x, m): v for (x, m), v in cells.items() if x != "dense"}
+    refs, curve_cells = _harness.split_dense(cells, dense_label)
     _harness.plot_error_curves(
         out / "fig3_error_vs_labeled.png", curve_cells, list(args.sizes), sparse,
         references=refs, paper={m: PAPER[m] for m in ("supervised", "tv")}, names=NAMES,
