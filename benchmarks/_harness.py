@@ -465,3 +465,19 @@ def split_dense(cells, dense_label):
         mean, std, _ = cells[("dense", "dense")]
         refs[f"{dense_label} (this run)"] = (mean, std)
     return refs, {(x, m): v for (x, m), v in cells.items() if x != "dense"}
+
+
+def ship_by_value(module_name):
+    """Send this harness and the named benchmark module to joblib workers by value.
+
+    Trial functions then need not be importable in the workers, whose path is
+    fixed when they start (possibly before the benchmarks folder was added).
+    Does nothing for ``"__main__"``, which cloudpickle ships by value anyway.
+    """
+    try:  # joblib's loky backend pickles with cloudpickle (vendored in older joblibs)
+        import cloudpickle
+    except ImportError:  # pragma: no cover
+        from joblib.externals import cloudpickle
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    if module_name != "__main__":
+        cloudpickle.register_pickle_by_value(sys.modules[module_name])

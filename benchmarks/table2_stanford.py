@@ -92,17 +92,7 @@ if str(_HERE) not in sys.path:
 
 import _harness  # noqa: E402
 
-# Trial functions travel to the joblib workers by value, so that the workers
-# need not find this folder on their path (their path is fixed when they
-# start, possibly before it was added).
-try:  # joblib's loky backend pickles with cloudpickle (vendored in older joblibs)
-    import cloudpickle  # noqa: E402
-except ImportError:  # pragma: no cover
-    from joblib.externals import cloudpickle  # noqa: E402
-
-cloudpickle.register_pickle_by_value(_harness)
-if __name__ != "__main__":
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+_harness.ship_by_value(__name__)
 
 CONVNET_METHODS = ("supervised", "supervised+mrf", "tv", "dense")
 CHM_METHODS = ("chm-supervised", "chm-tv")
