@@ -106,14 +106,14 @@ class _Optimizer:
                 p += m
 
 
-def _crop(X, y, size, rng):
-    """A random ``size`` x ``size`` window of a feature map and its labels."""
+def _crop(X, size, rng):
+    """A random ``size`` x ``size`` window of a feature map (whole if smaller)."""
     h, w = X.shape[:2]
     if size is None or (h <= size and w <= size):
-        return X, y
+        return X
     r = rng.randint(0, max(h - size, 0) + 1)
     c = rng.randint(0, max(w - size, 0) + 1)
-    return X[r:r + size, c:c + size], y[r:r + size, c:c + size]
+    return X[r:r + size, c:c + size]
 
 
 def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_entropy",
@@ -197,7 +197,7 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
                 for g, gi in zip(grads, clf.backward(Xs, cache, dP)):
                     g += gi
             if use_penalty:
-                crops = [_crop(maps[i], labels[i], crop, rng)[0] for i in batch]
+                crops = [_crop(maps[i], crop, rng) for i in batch]
                 n_pix = sum(c.shape[0] * c.shape[1] for c in crops)
                 scale = np.float32(tv_weight / n_pix)
                 eu = 0.0
