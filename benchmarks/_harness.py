@@ -481,3 +481,49 @@ def ship_by_value(module_name):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     if module_name != "__main__":
         cloudpickle.register_pickle_by_value(sys.modules[module_name])
+
+
+def trial_result(maps, truths, fit_seconds, predict_seconds, panels, **extra):
+    """One run's result dict: pixel error, times, extras, and the panel maps.
+
+    ``panels`` are test indices whose label maps are kept (under ``_maps``,
+    out of the CSV) for the sample figure.
+    """
+    from chm.metrics import pixel_error
+
+    out = {"pixel_error": pixel_error(maps, truths), "fit_seconds": fit_seconds,
+           "predict_seconds": predict_seconds, **extra}
+    if panels:
+        out["_maps"] = {i: np.asarray(maps[i]).astype(np.uint8) for i in panels}
+    return out
+
+
+def panel_indices(n_test, k):
+    """Up to ``k`` test indices spread evenly over ``n_test`` images."""
+    return sorted(set(np.linspace(0, n_test - 1, min(k, n_test)).round().astype(int).tolist()))
+
+
+def mrf_grid_text():
+    """Short description of the MRF's default lambda grid."""
+    from chm.mrf import DEFAULT_WEIGHTS
+
+    return f"{len(DEFAULT_WEIGHTS)} values in [{DEFAULT_WEIGHTS.min():g}, {DEFAULT_WEIGHTS.max():g}]"
+
+
+def data_folder(root):
+    """The data folder the loaders use for ``root`` (argument, CHM_DATA, default)."""
+    from chm.datasets import data_root
+
+    return data_root(root)
+
+
+def finish(text, out, runs):
+    """Print the report and the output folder; exit status 1 if a trial failed."""
+    print()
+    print(text)
+    print(f"results in {out}")
+    n_failed = sum(r["status"] != "ok" for r in runs)
+    if n_failed:
+        print(f"{n_failed} trial(s) failed", file=sys.stderr)
+        return 1
+    return 0

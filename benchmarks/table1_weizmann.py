@@ -136,16 +136,6 @@ def _timed_predict(model, images):
     return maps, time.perf_counter() - t0
 
 
-def _result(maps, truths, fit_seconds, predict_seconds, panels, **extra):
-    from chm.metrics import pixel_error
-
-    out = {"pixel_error": pixel_error(maps, truths), "fit_seconds": fit_seconds,
-           "predict_seconds": predict_seconds, **extra}
-    if panels:
-        out["_maps"] = {i: np.asarray(maps[i]).astype(np.uint8) for i in panels}
-    return out
-
-
 def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _panels=None):
     """Fit and score one method on one draw of the sparse labels.
 
@@ -183,32 +173,23 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
     n_px = int(sum(int((lab >= 0).sum()) for lab in labels))
 
     if method == "supervised+mrf":
-        from chm.mrf import MRFSegmenter, mrf_smooth
+        from chm.mrf import MRFSegmenter
 
         model = MRFSegmenter(_chm(_config, seed, tv_weight=0.0), cv=MRF_CV, n_jobs=1,
                              random_state=seed)
         t0 = time.perf_counter()
         model.fit(train_x, labels)
         fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        probs = model.predict_proba(test_x)
-        proba_s = time.perf_counter() - t0
-        classes = np.asarray(model.classes_)
-        t0 = time.perf_counter()
-        smoothed = [classes[mrf_smooth(p, None, model.weight_, model.contrast, model.eps)]
-                    for p in probs]
-        smooth_s = time.perf_counter() - t0
-        best = int(np.flatnonzero(model.weights_ == model.weight_)[0])
-        runs = [_result(smoothed, test_y, fit_s, proba_s + smooth_s, _panels,
-                        n_train_px=n_px, mrf_lambda=model.weight_,
-                        mrf_cv_accuracy=float(model.cv_scores_[best]))]
+        maps = _harness.mrf_and_plain_maps(model, test_x)
+        runs = [_harness.trial_result(maps["mrf"], test_y, fit_s,
+                                      maps["proba_seconds"] + maps["smooth_seconds"], _panels,
+                                      n_train_px=n_px, mrf_lambda=maps["mrf_lambda"],
+                                      mrf_cv_accuracy=maps["mrf_cv_accuracy"])]
         if _with_supervised:
-            t0 = time.perf_counter()
-            plain = [classes[p.argmax(axis=-1)] for p in probs]
-            argmax_s = time.perf_counter() - t0
-            runs.append(_result(plain, test_y, model.estimator_.fit_time_, proba_s + argmax_s,
-                                _panels, method="supervised", n_train_px=n_px,
-                                shared_fit="supervised+mrf"))
+            runs.append(_harness.trial_result(maps["plain"], test_y, model.estimator_.fit_time_,
+                                              maps["proba_seconds"] + maps["argmax_seconds"],
+                                              _panels, method="supervised", n_train_px=n_px,
+                                              shared_fit="supervised+mrf"))
         return runs
 
     if method in ("supervised", "dense"):
@@ -226,7 +207,7 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
     extra = {"n_train_px": n_px, "tv_weight": float(model.tv_weight)}
     if method == "supervised+l2":
         extra["weight_decay"] = float(model.weight_decay)
-    return [_result(maps, test_y, fit_s, pred_s, _panels, **extra)]
+    return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **extra)]
 
 
 # ---------------------------------------------------------------------------
@@ -310,10 +291,6 @@ def make_trials(args, config, panels):
     return trials
 
 
-def _panel_indices(n_test, k=5):
-    return sorted(set(np.linspace(0, n_test - 1, min(k, n_test)).round().astype(int).tolist()))
-
-
 def _default_tv_weight():
     from chm.estimator import CHM
 
@@ -361,7 +338,7 @@ def write_report(args, runs, wall, argv, out):
     data_desc = (f"{args.synthetic} synthetic images (chm.synthetic.make_shapes, half train, "
                  f"half test) — NOT Weizmann Horse" if args.synthetic
                  else f"Weizmann Horse, gray, sorted names: first {N_TRAIN} train, last "
-                      f"{N_TRAIN} test (data folder: {_data_folder(args)})")
+                      f"{N_TRAIN} test (data folder: {_harness.data_folder(args.data_root)})")
     chm_desc = json.dumps(args.chm_params) if args.chm_params else "CHM defaults"
     describe = {
         "supervised": "- supervised: CHM(tv_weight=0)."
@@ -370,7 +347,7 @@ def write_report(args, runs, wall, argv, out):
         "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
         f"(graph cut); lambda chosen by {MRF_CV}-fold cross-validation over held-out labeled "
         f"training pixels only (MRFSegmenter, default grid "
-        f"{_mrf_grid()})"
+        f"{_harness.mrf_grid_text()})"
         + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
         "supervised+l2": f"- supervised + L2: CHM(tv_weight=0, weight_decay={args.l2:g}); the "
         f"weight decay is a fixed value given by `--l2`, not tuned.",
@@ -424,18 +401,6 @@ def write_report(args, runs, wall, argv, out):
     return text
 
 
-def _mrf_grid():
-    from chm.mrf import DEFAULT_WEIGHTS
-
-    return f"{len(DEFAULT_WEIGHTS)} values in [{DEFAULT_WEIGHTS.min():g}, {DEFAULT_WEIGHTS.max():g}]"
-
-
-def _data_folder(args):
-    from chm.datasets import data_root
-
-    return data_root(args.data_root)
-
-
 def write_samples(path, args, runs, test_x, test_y, panels):
     """Fig. 2-style panels at the smallest size and first seed."""
     from chm.plotting import save_panels
@@ -463,7 +428,7 @@ def main(argv=None):
 
     data = {"synthetic": args.synthetic} if args.synthetic else {"root": args.data_root}
     train_x, train_y, test_x, test_y = load_data(data)
-    panels = _panel_indices(len(test_x))
+    panels = _harness.panel_indices(len(test_x), 5)
     config = {"data": data, "chm_params": args.chm_params, "l2": args.l2}
     trials = make_trials(args, config, panels)
     print(f"{'synthetic' if args.synthetic else 'Weizmann Horse'}: {len(train_x)} train / "
@@ -482,14 +447,7 @@ def main(argv=None):
     text = write_report(args, runs, wall, argv, out)
     if write_samples(out / "fig2_samples.png", args, runs, test_x, test_y, panels):
         print(f"samples: {out / 'fig2_samples.png'}")
-    print()
-    print(text)
-    print(f"results in {out}")
-    n_failed = sum(r["status"] != "ok" for r in runs)
-    if n_failed:
-        print(f"{n_failed} trial(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return _harness.finish(text, out, runs)
 
 
 if __name__ == "__main__":

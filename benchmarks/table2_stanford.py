@@ -84,7 +84,6 @@ from pathlib import Path
 # jobs, spinning threads make torch several times slower. Set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
@@ -207,16 +206,6 @@ def _chm(config, seed, **override):
     return CHM(**params)
 
 
-def _result(maps, truths, fit_seconds, predict_seconds, panels, **extra):
-    from chm.metrics import pixel_error
-
-    out = {"pixel_error": pixel_error(maps, truths), "fit_seconds": fit_seconds,
-           "predict_seconds": predict_seconds, **extra}
-    if panels:
-        out["_maps"] = {i: np.asarray(maps[i]).astype(np.uint8) for i in panels}
-    return out
-
-
 def _device(model):
     return str(getattr(model, "device_", "cpu"))
 
@@ -272,13 +261,13 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
         net = model.estimator_
         seen = len(train_x) * net.n_epochs
         maps = _harness.mrf_and_plain_maps(model, test_x)
-        runs = [_result(maps["mrf"], test_y, fit_s,
+        runs = [_harness.trial_result(maps["mrf"], test_y, fit_s,
                         maps["proba_seconds"] + maps["smooth_seconds"], _panels, **info,
                         train_images_per_s=(MRF_CV + 1) * seen / fit_s, tv_weight=0.0,
                         mrf_lambda=maps["mrf_lambda"], mrf_cv_accuracy=maps["mrf_cv_accuracy"],
                         device=_device(net))]
         if _with_supervised:
-            runs.append(_result(maps["plain"], test_y, net.fit_time_,
+            runs.append(_harness.trial_result(maps["plain"], test_y, net.fit_time_,
                                 maps["proba_seconds"] + maps["argmax_seconds"], _panels,
                                 method="supervised", **info,
                                 train_images_per_s=seen / net.fit_time_, tv_weight=0.0,
@@ -302,7 +291,7 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     maps = model.predict(test_x)
     pred_s = time.perf_counter() - t0
     epochs = model.epochs if method in CHM_METHODS else model.n_epochs
-    return [_result(maps, test_y, fit_s, pred_s, _panels, **info,
+    return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **info,
                     train_images_per_s=len(train_x) * epochs / fit_s,
                     tv_weight=float(model.tv_weight), device=_device(model))]
 
@@ -427,10 +416,6 @@ def make_trials(args, config, panels):
                                keys=["n_labeled", "fold", "seed"])
 
 
-def _panel_indices(n_test, k=N_PANELS):
-    return sorted(set(np.linspace(0, n_test - 1, min(k, n_test)).round().astype(int).tolist()))
-
-
 def _threads(n_jobs):
     cores = os.cpu_count() or 1
     if n_jobs < 0:
@@ -482,7 +467,7 @@ def write_report(args, runs, wall, argv, out, n_images):
         data_desc = (f"{args.synthetic} synthetic 4-class RGB images (chm.synthetic.make_shapes) "
                      f"— NOT Stanford Background")
     else:
-        data_desc = (f"Stanford Background (data folder: {_data_folder(args)}), "
+        data_desc = (f"Stanford Background (data folder: {_harness.data_folder(args.data_root)}), "
                      + (f"the first {n_images} images only (sorted names) — NOT the full 715"
                         if args.n_images else f"{n_images} images"))
     n_folds = n_folds_for(n_images)
@@ -495,7 +480,7 @@ def write_report(args, runs, wall, argv, out, n_images):
            "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
         "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
         f"(alpha-expansion); lambda chosen by {MRF_CV}-fold cross-validation over held-out "
-        f"labeled training pixels only (MRFSegmenter, default grid {_mrf_grid()})"
+        f"labeled training pixels only (MRFSegmenter, default grid {_harness.mrf_grid_text()})"
         + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
         "tv": lambda: f"- TV: ConvNet with tv_weight={_tv_weight(args, 'tv')}.",
         "dense": "- dense labels: ConvNet(tv_weight=0) trained with "
@@ -573,18 +558,6 @@ def _tv_weight(args, method):
     return f"{cls().tv_weight:g} (the default)"
 
 
-def _mrf_grid():
-    from chm.mrf import DEFAULT_WEIGHTS
-
-    return f"{len(DEFAULT_WEIGHTS)} values in [{DEFAULT_WEIGHTS.min():g}, {DEFAULT_WEIGHTS.max():g}]"
-
-
-def _data_folder(args):
-    from chm.datasets import data_root
-
-    return data_root(args.data_root)
-
-
 def palette_cmap():
     """The 8-colour map of the classes, black for unknown (negative) labels."""
     from matplotlib.colors import ListedColormap
@@ -628,7 +601,7 @@ def main(argv=None):
     if bad:
         raise SystemExit(f"--folds {bad}: only {n_folds} folds over {n_images} images")
     _, _, test_x, test_y = split(data, args.folds[0])
-    panels = _panel_indices(len(test_x))
+    panels = _harness.panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "convnet_params": args.convnet_params,
               "chm_params": args.chm_params, "threads": _threads(args.n_jobs)}
     trials = make_trials(args, config, panels)
@@ -649,14 +622,7 @@ def main(argv=None):
     text = write_report(args, runs, wall, argv, out, n_images)
     if write_samples(out / "fig4_samples.png", args, runs, test_x, test_y, panels):
         print(f"samples: {out / 'fig4_samples.png'}")
-    print()
-    print(text)
-    print(f"results in {out}")
-    n_failed = sum(r["status"] != "ok" for r in runs)
-    if n_failed:
-        print(f"{n_failed} trial(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return _harness.finish(text, out, runs)
 
 
 if __name__ == "__main__":
