@@ -22,10 +22,13 @@ Pieces:
   all labels *is* the plain model: same data, same seed);
 - :func:`with_fit_time` gives an estimator class a ``fit_time_`` attribute.
 """
+import contextlib
 import csv
 import math
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -527,3 +530,23 @@ def finish(text, out, runs):
         print(f"{n_failed} trial(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def feature_cache(path=None):
+    """Folder for the CHM image-feature cache (``CHM(memory=...)``) of a run.
+
+    Image features depend only on the images, so every trial of a run (label
+    draws, sizes, methods, cross-validation folds) can share them. Yields
+    ``path`` when given (kept afterwards, for later runs), else a fresh
+    temporary folder that is removed on exit.
+    """
+    if path is not None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield str(path)
+        return
+    tmp = tempfile.mkdtemp(prefix="chm-features-")
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

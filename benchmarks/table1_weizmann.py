@@ -126,7 +126,8 @@ def load_data(data):
 def _chm(config, seed, **override):
     from chm.estimator import CHM
 
-    params = {**config["chm_params"], **override, "random_state": seed, "n_jobs": 1, "verbose": 0}
+    params = {**config["chm_params"], **override, "random_state": seed, "n_jobs": 1, "verbose": 0,
+              "memory": config.get("feature_cache")}
     return CHM(**params)
 
 
@@ -231,6 +232,9 @@ def parse_args(argv=None):
                         help="JSON dict of CHM parameters shared by all methods, e.g. "
                              "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel trials (-1 = all cores)")
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="folder caching the image features shared by all trials "
+                             "(default: a temporary folder removed at the end)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--data-root", default=None,
                         help="data folder holding weizmann_horse_db/ (default: chm.datasets.data_root)")
@@ -430,24 +434,30 @@ def main(argv=None):
     train_x, train_y, test_x, test_y = load_data(data)
     panels = _harness.panel_indices(len(test_x), 5)
     config = {"data": data, "chm_params": args.chm_params, "l2": args.l2}
-    trials = make_trials(args, config, panels)
-    print(f"{'synthetic' if args.synthetic else 'Weizmann Horse'}: {len(train_x)} train / "
-          f"{len(test_x)} test images; sizes {args.sizes}, seeds {args.seeds}, "
+    with _harness.feature_cache(args.feature_cache) as cache:
+        config["feature_cache"] = cache
+        trials = make_trials(args, config, panels)
+        runs = _run(args, trials, len(train_x), len(test_x))
+    wall = time.perf_counter() - t_start
+    text = write_report(args, runs, wall, argv, out)
+    if write_samples(out / "fig2_samples.png", args, runs, test_x, test_y, panels):
+        print(f"samples: {out / 'fig2_samples.png'}")
+    return _harness.finish(text, out, runs)
+
+
+def _run(args, trials, n_train, n_test):
+    print(f"{'synthetic' if args.synthetic else 'Weizmann Horse'}: {n_train} train / "
+          f"{n_test} test images; sizes {args.sizes}, seeds {args.seeds}, "
           f"methods {args.methods}; {len(trials)} trials, n_jobs={args.n_jobs}", flush=True)
     if "supervised+l2" in args.methods:
         print(f"supervised+l2 uses the fixed weight decay {args.l2:g} (--l2), not tuned", flush=True)
     if args.chm_params:
         print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
 
-    runs = _harness.run_trials(
+    return _harness.run_trials(
         weizmann_trial, trials, n_jobs=args.n_jobs,
         progress_keys=["method", "n_labeled", "seed", "pixel_error", "fit_seconds",
                        "predict_seconds", "mrf_lambda"])
-    wall = time.perf_counter() - t_start
-    text = write_report(args, runs, wall, argv, out)
-    if write_samples(out / "fig2_samples.png", args, runs, test_x, test_y, panels):
-        print(f"samples: {out / 'fig2_samples.png'}")
-    return _harness.finish(text, out, runs)
 
 
 if __name__ == "__main__":

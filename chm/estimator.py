@@ -25,6 +25,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_memory
 from skimage.transform import rescale
 
 from features import ContextFilter, FeatureNormalizer, default_bank
@@ -36,6 +37,24 @@ from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
 from .penalties import get_penalty
 
 TOP_DOWN = "top_down"
+
+
+def working_image(image, downscale):
+    """``image`` at the working resolution: its size divided by ``downscale``."""
+    if downscale == 1:
+        return np.asarray(image, dtype=np.float32)
+    channel_axis = -1 if image.ndim == 3 else None
+    return rescale(image, 1.0 / downscale, anti_aliasing=True,
+                   channel_axis=channel_axis, preserve_range=True).astype(np.float32)
+
+
+def level_features(image, bank, downscale, n_levels):
+    """Image features of every pyramid level of ``image``: float32 (H_l, W_l, F).
+
+    A pure function of its arguments, so that :class:`CHM` can cache it
+    (``memory``) across fits, cross-validation folds and predictions.
+    """
+    return [bank(im) for im in pyramid(working_image(image, downscale), int(n_levels))]
 
 
 class CHM(ClassifierMixin, BaseEstimator):
@@ -88,6 +107,13 @@ class CHM(ClassifierMixin, BaseEstimator):
         training time.
     class_weight : None or "balanced"
         Class weights of the supervised loss.
+    memory : None, str or joblib.Memory, default None
+        Where to cache the image features of every pyramid level (the
+        scikit-learn ``memory`` convention: a folder, or an object with the
+        ``joblib.Memory`` interface). Features depend only on the image,
+        ``bank``, ``downscale`` and ``n_levels``, so fits on new draws of the
+        sparse labels, cross-validation folds and repeated predictions on
+        the same images reuse them. Results are the same with or without.
     random_state : int, RandomState or None
     n_jobs : int or None
         Cores for feature extraction (joblib) and the numeric kernels.
@@ -106,7 +132,8 @@ class CHM(ClassifierMixin, BaseEstimator):
                  tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=4, n_disc=4, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=64, class_weight=None, random_state=None, n_jobs=None, verbose=0):
+                 dropout=0.0, crop=64, class_weight=None, memory=None, random_state=None, n_jobs=None,
+                 verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
         self.classifier = classifier
@@ -129,6 +156,7 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.crop = crop
         self.class_weight = class_weight
+        self.memory = memory
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -169,24 +197,14 @@ class CHM(ClassifierMixin, BaseEstimator):
             print(f"[chm] {msg}", file=sys.stderr, flush=True)
 
     # ---------------------------------------------------------------- features
-    def _working(self, image):
-        if self.downscale == 1:
-            return image
-        channel_axis = -1 if image.ndim == 3 else None
-        return rescale(image, 1.0 / self.downscale, anti_aliasing=True,
-                       channel_axis=channel_axis, preserve_range=True).astype(np.float32)
-
     def _image_features(self, images):
         """Per image, per level: float32 (H_l, W_l, F) image features."""
-        bank = self.bank_
-
-        def one(image):
-            return [bank(im) for im in pyramid(self._working(image), int(self.n_levels))]
-
+        features = check_memory(self.memory).cache(level_features)
+        args = (self.bank_, self.downscale, int(self.n_levels))
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
         if n_jobs == 1 or len(images) < 2:
-            return [one(im) for im in images]
-        return Parallel(n_jobs=n_jobs)(delayed(one)(im) for im in images)
+            return [features(im, *args) for im in images]
+        return Parallel(n_jobs=n_jobs)(delayed(features)(im, *args) for im in images)
 
     def _context(self, maps):
         """Context features of a list of (H, W) or (H, W, C) maps."""
@@ -307,14 +325,12 @@ class CHM(ClassifierMixin, BaseEstimator):
                                              n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
                                              average=bool(self.context_average))
         self._rng = check_random_state(self.random_state)
-        index = {c: k for k, c in enumerate(self.classes_)}
-        lut = np.vectorize(lambda v: index.get(v, -1), otypes=[np.int64])
         with compute_threads(self.n_jobs):
             feats = self._image_features(images)
             self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
             y0 = []
             for lab, f in zip(labels, feats):
-                idx = np.where(lab >= 0, lut(lab), -1) if lab.size else lab
+                idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
             self._run(feats, y0)

@@ -491,3 +491,23 @@ def test_bad_training_params_named(binary_data, param, match):
 
 def test_tv_levels_single_keyword_string(capsys):
     assert _penalised_units(capsys, tv_levels="top_down") == {"top-down"}
+
+
+def test_memory_caches_features_without_changing_results(tmp_path, monkeypatch, binary_data,
+                                                         binary_model):
+    images, _, labels = binary_data
+    calls = []
+    pyramid = chm_estimator.pyramid
+    monkeypatch.setattr(chm_estimator, "pyramid", lambda *a: calls.append(1) or pyramid(*a))
+    cached = small(memory=str(tmp_path)).fit(images, labels)
+    assert len(calls) == len(images)
+    probs = cached.predict_proba(images)
+    refit = clone(cached).fit(images, sparse(binary_data[1], seed=1))
+    refit_probs = refit.predict_proba(images)
+    assert len(calls) == len(images)  # predictions and the new draw reuse the features
+    uncached = small(random_state=0).fit(images, sparse(binary_data[1], seed=1))
+    assert len(calls) == 2 * len(images)  # memory=None computes them again
+    for a, b in zip(probs, binary_model.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(refit_probs, uncached.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
