@@ -202,7 +202,7 @@ def _chm(config, seed, **override):
     from chm.estimator import CHM
 
     params = {**config["chm_params"], **override, "random_state": seed,
-              "n_jobs": config["threads"], "verbose": 0}
+              "n_jobs": config["threads"], "verbose": 0, "memory": config.get("feature_cache")}
     return CHM(**params)
 
 
@@ -333,6 +333,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="folder caching the CHM image features shared by the CHM trials "
+                             "(default: a temporary folder removed at the end)")
     parser.add_argument("--n-images", type=int, default=None, metavar="N",
                         help="use only the first N images (sorted names); the folds are then "
                              "made over those N (for quick looks)")
@@ -614,10 +617,12 @@ def main(argv=None):
     if args.chm_params:
         print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
 
-    runs = _harness.run_trials(
-        stanford_trial, trials, n_jobs=args.n_jobs,
-        progress_keys=["method", "n_labeled", "fold", "seed", "pixel_error", "fit_seconds",
-                       "train_images_per_s", "predict_seconds", "mrf_lambda"])
+    with _harness.feature_cache(args.feature_cache) as cache:
+        config["feature_cache"] = cache
+        runs = _harness.run_trials(
+            stanford_trial, trials, n_jobs=args.n_jobs,
+            progress_keys=["method", "n_labeled", "fold", "seed", "pixel_error", "fit_seconds",
+                           "train_images_per_s", "predict_seconds", "mrf_lambda"])
     wall = time.perf_counter() - t_start
     text = write_report(args, runs, wall, argv, out, n_images)
     if write_samples(out / "fig4_samples.png", args, runs, test_x, test_y, panels):

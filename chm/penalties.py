@@ -25,6 +25,10 @@ eq. 15.  This module provides
 - :func:`get_penalty` to resolve a penalty from a name;
 - :func:`benchmark_tv` comparing the numba kernels with the references.
 
+The numba kernels live in :mod:`chm._tv_kernels`; the Sobel masks, the
+input checks and the numpy references live in :mod:`chm._tv_reference`
+and are re-exported here, which stays their public home.
+
 Conventions shared by every function here:
 
 - Sobel responses are *correlations* with a row-major neighbourhood,
@@ -40,7 +44,22 @@ from abc import ABC, abstractmethod
 import time
 
 import numpy as np
-from numba import njit
+
+from ._tv_kernels import (
+    _tv_fused_hwc,
+    _tv_fused_kernel,
+    _tv_value_hwc,
+    _tv_value_kernel,
+)
+from ._tv_reference import (
+    SOBEL_X,
+    SOBEL_Y,
+    _check_map,
+    sobel_adjoint,
+    sobel_responses,
+    tv_subgradient_reference,
+    tv_value_reference,
+)
 
 __all__ = [
     "SOBEL_X",
@@ -59,206 +78,11 @@ __all__ = [
     "benchmark_tv",
 ]
 
-#: Vertical-derivative Sobel mask (responds to horizontal edges), paper eq. 8.
-SOBEL_X = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32)
-#: Horizontal-derivative Sobel mask, the transpose of :data:`SOBEL_X`.
-SOBEL_Y = SOBEL_X.T.copy()
-
 
 # ---------------------------------------------------------------------------
-# input checks
+# public TV functions (numba kernels in chm._tv_kernels, numpy references and
+# the Sobel masks in chm._tv_reference)
 # ---------------------------------------------------------------------------
-def _check_map(prob):
-    """Return ``prob`` as a validated C-contiguous float32 array.
-
-    Parameters
-    ----------
-    prob : array_like of shape (H, W) or (H, W, C)
-        Probability map.
-
-    Returns
-    -------
-    arr : ndarray, float32, same shape as ``prob``
-
-    Raises
-    ------
-    TypeError
-        If ``prob`` is not numeric.
-    ValueError
-        If ``prob`` is not 2-D or 3-D or holds NaN or inf.
-    """
-    arr = np.asarray(prob)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"probability map must be numeric, got dtype {arr.dtype}")
-    if arr.ndim not in (2, 3):
-        raise ValueError(
-            f"probability map must have shape (H, W) or (H, W, C), got shape {arr.shape}"
-        )
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        raise ValueError("probability map holds NaN or inf values")
-    return arr
-
-
-# ---------------------------------------------------------------------------
-# numba kernels
-# ---------------------------------------------------------------------------
-# The kernels make a single pass over the map, one row at a time, with a few
-# row buffers (O(W) memory): every loop over a row is free of loop-carried
-# dependencies, so it vectorises.  The subgradient is *gathered* (each output
-# row is written once from the sign rows of the three neighbourhood rows that
-# touch it) rather than scattered.  The kernels are serial, so the result does
-# not depend on the number of threads; the only reassociated operation is the
-# float64 sum of one row of absolute responses, whose order is fixed by the
-# compiled code.  The Sobel responses are evaluated with exactly the same
-# float32 operations as the numpy references, so both agree on the sign of
-# every response.
-@njit(cache=True, nogil=True)
-def _sobel_row(f, i, absrow, sxp, syp):
-    """Sobel responses of the valid row ``i`` of the 2-D map ``f``.
-
-    Writes ``|gx| + |gy|`` into ``absrow[j]`` and ``sign(gx)``, ``sign(gy)``
-    into ``sxp[j + 1]``, ``syp[j + 1]`` for the valid columns
-    ``j = 1 .. W - 2``.
-    """
-    W = f.shape[1]
-    two = np.float32(2.0)
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
-    up = f[i - 1]
-    mid = f[i]
-    down = f[i + 1]
-    for j in range(1, W - 1):
-        gx = (down[j - 1] + two * down[j] + down[j + 1]) - (up[j - 1] + two * up[j] + up[j + 1])
-        gy = (up[j + 1] + two * mid[j + 1] + down[j + 1]) - (up[j - 1] + two * mid[j - 1] + down[j - 1])
-        absrow[j] = abs(gx) + abs(gy)
-        # branch-free sign with sign(0) = 0
-        sxp[j + 1] = (one if gx > zero else zero) - (one if gx < zero else zero)
-        syp[j + 1] = (one if gy > zero else zero) - (one if gy < zero else zero)
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _row_sum(absrow):
-    """float64 sum of a float32 row (vectorised; order fixed by the code)."""
-    acc = 0.0
-    for j in range(absrow.shape[0]):
-        acc += np.float64(absrow[j])
-    return acc
-
-
-@njit(cache=True, nogil=True)
-def _tv_value_kernel(planes):
-    """Total variation (eq. 8) of (C, H, W) float32 planes."""
-    C, H, W = planes.shape
-    total = 0.0
-    if H < 3 or W < 3:
-        return total
-    absrow = np.zeros(W, np.float32)
-    sxp = np.zeros(W + 2, np.float32)
-    syp = np.zeros(W + 2, np.float32)
-    for c in range(C):
-        f = planes[c]
-        for i in range(1, H - 1):
-            _sobel_row(f, i, absrow, sxp, syp)
-            total += _row_sum(absrow)
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _tv_fused_kernel(planes, grad):
-    """Total variation (eq. 8) and its subgradient (eq. 15) in one pass.
-
-    ``grad`` (same shape as ``planes``) receives the subgradient; every
-    element is written.  Returns the penalty value.
-
-    With ``sx``, ``sy`` the sign rows of the valid row ``i`` (zero outside
-    the valid columns), eq. 15 places on rows ``i - 1``, ``i``, ``i + 1`` the
-    contributions ``-S + D``, ``2 D`` and ``S + D``, where
-    ``S[q] = sx[q - 1] + 2 sx[q] + sx[q + 1]`` and ``D[q] = sy[q - 1] - sy[q + 1]``.
-    Output row ``r`` therefore gathers
-    ``(S + D)[r - 1] + 2 D[r] + (D - S)[r + 1]`` (rows outside 1 .. H - 2
-    contributing zero).  All entries are small integers, so the result is
-    exact in float32.
-    """
-    C, H, W = planes.shape
-    total = 0.0
-    if H < 3 or W < 3:
-        grad[:] = 0.0
-        return total
-    two = np.float32(2.0)
-    absrow = np.zeros(W, np.float32)
-    sxp = np.zeros(W + 2, np.float32)
-    syp = np.zeros(W + 2, np.float32)
-    S = np.zeros((3, W), np.float32)
-    D = np.zeros((3, W), np.float32)
-    zero_row = np.zeros(W, np.float32)
-    for c in range(C):
-        f = planes[c]
-        g = grad[c]
-        for r in range(H):
-            t = r + 1
-            if t <= H - 2:
-                # Sobel responses and signs of valid row t -> ring slot t % 3
-                _sobel_row(f, t, absrow, sxp, syp)
-                total += _row_sum(absrow)
-                St = S[t % 3]
-                Dt = D[t % 3]
-                for q in range(W):
-                    St[q] = sxp[q] + two * sxp[q + 1] + sxp[q + 2]
-                    Dt[q] = syp[q] - syp[q + 2]
-            Sm = S[(r - 1) % 3] if r - 1 >= 1 else zero_row
-            Dm = D[(r - 1) % 3] if r - 1 >= 1 else zero_row
-            D0 = D[r % 3] if 1 <= r <= H - 2 else zero_row
-            Sp = S[(r + 1) % 3] if r + 1 <= H - 2 else zero_row
-            Dp = D[(r + 1) % 3] if r + 1 <= H - 2 else zero_row
-            gr = g[r]
-            for q in range(W):
-                gr[q] = (Sm[q] + Dm[q]) + two * D0[q] + (Dp[q] - Sp[q])
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _copy_channel(f, c, plane):
-    """Copy channel ``c`` of a (H, W, C) map into the contiguous ``plane``."""
-    H, W = plane.shape
-    for i in range(H):
-        for j in range(W):
-            plane[i, j] = f[i, j, c]
-
-
-@njit(cache=True, nogil=True)
-def _tv_value_hwc(f):
-    """Total variation of a (H, W, C) map: channel by channel, summed.
-
-    Each channel is copied into one contiguous (H, W) plane (reused for all
-    channels) so that the row kernels read contiguous memory.
-    """
-    H, W, C = f.shape
-    plane = np.empty((1, H, W), np.float32)
-    total = 0.0
-    for c in range(C):
-        _copy_channel(f, c, plane[0])
-        total += _tv_value_kernel(plane)
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _tv_fused_hwc(f, grad):
-    """Value and subgradient of a (H, W, C) map: channel by channel."""
-    H, W, C = f.shape
-    plane = np.empty((1, H, W), np.float32)
-    gplane = np.empty((1, H, W), np.float32)
-    total = 0.0
-    for c in range(C):
-        _copy_channel(f, c, plane[0])
-        total += _tv_fused_kernel(plane, gplane)
-        g = gplane[0]
-        for i in range(H):
-            for j in range(W):
-                grad[i, j, c] = g[i, j]
-    return total
-
-
 def tv_value(prob):
     """Total variation of a probability map (paper eq. 8), numba kernel.
 
@@ -349,116 +173,6 @@ def tv_subgradient(prob):
         If ``prob`` is not 2-D or 3-D or holds NaN or inf.
     """
     return tv_value_and_subgradient(prob)[1]
-
-
-# ---------------------------------------------------------------------------
-# numpy references
-# ---------------------------------------------------------------------------
-def sobel_responses(prob):
-    """Sobel responses of a map at its valid pixels (numpy).
-
-    Parameters
-    ----------
-    prob : array_like of shape (H, W) or (H, W, C)
-        Probability map.
-
-    Returns
-    -------
-    gx, gy : ndarray of shape (H - 2, W - 2[, C]), float32
-        Correlations with :data:`SOBEL_X` and :data:`SOBEL_Y` at the pixels
-        whose 3x3 neighbourhood is inside the map (empty for maps smaller
-        than 3x3).
-
-    Raises
-    ------
-    TypeError
-        If ``prob`` is not numeric.
-    ValueError
-        If ``prob`` is not 2-D or 3-D or holds NaN or inf.
-    """
-    f = _check_map(prob)
-    H, W = f.shape[:2]
-    if H < 3 or W < 3:
-        empty = np.zeros((max(H - 2, 0), max(W - 2, 0)) + f.shape[2:], np.float32)
-        return empty, empty.copy()
-    two = np.float32(2.0)
-    # same operation order as the numba kernel, so the signs agree exactly
-    gx = (f[2:, :-2] + two * f[2:, 1:-1] + f[2:, 2:]) - (
-        f[:-2, :-2] + two * f[:-2, 1:-1] + f[:-2, 2:]
-    )
-    gy = (f[:-2, 2:] + two * f[1:-1, 2:] + f[2:, 2:]) - (
-        f[:-2, :-2] + two * f[1:-1, :-2] + f[2:, :-2]
-    )
-    return gx, gy
-
-
-def sobel_adjoint(wx, wy, shape):
-    """Adjoint of :func:`sobel_responses` (numpy).
-
-    Given weights ``wx(k)``, ``wy(k)`` on the valid pixels, returns the map
-    ``g[p, q] = sum_k wx(k) * SOBEL_X[p - i + 1, q - j + 1]
-    + wy(k) * SOBEL_Y[p - i + 1, q - j + 1]``, i.e. the gradient of
-    ``sum_k Theta(gx(k), gy(k))`` when ``wx``, ``wy`` are the partial
-    derivatives of ``Theta`` (chain rule of eqs. 2-6).
-
-    Parameters
-    ----------
-    wx, wy : ndarray of shape (H - 2, W - 2[, C])
-        Weights on the valid pixels.
-    shape : tuple
-        Shape (H, W[, C]) of the map.
-
-    Returns
-    -------
-    grad : ndarray of the given shape, float32
-    """
-    grad = np.zeros(shape, np.float32)
-    H, W = shape[:2]
-    if H < 3 or W < 3:
-        return grad
-    wx = np.asarray(wx, np.float32)
-    wy = np.asarray(wy, np.float32)
-    for a in range(3):
-        for b in range(3):
-            cx, cy = SOBEL_X[a, b], SOBEL_Y[a, b]
-            if cx == 0 and cy == 0:
-                continue
-            grad[a : a + H - 2, b : b + W - 2] += cx * wx + cy * wy
-    return grad
-
-
-def tv_value_reference(prob):
-    """Total variation (eq. 8), plain numpy reference of :func:`tv_value`.
-
-    Parameters
-    ----------
-    prob : array_like of shape (H, W) or (H, W, C)
-        Probability map.
-
-    Returns
-    -------
-    value : float
-    """
-    gx, gy = sobel_responses(prob)
-    return float(np.abs(gx).sum(dtype=np.float64) + np.abs(gy).sum(dtype=np.float64))
-
-
-def tv_subgradient_reference(prob):
-    """Subgradient (eq. 15), plain numpy reference of :func:`tv_subgradient`.
-
-    Parameters
-    ----------
-    prob : array_like of shape (H, W) or (H, W, C)
-        Probability map.
-
-    Returns
-    -------
-    grad : ndarray, float32, same shape as ``prob``
-    """
-    gx, gy = sobel_responses(prob)
-    return sobel_adjoint(np.sign(gx), np.sign(gy), np.shape(prob))
-
-
 # ---------------------------------------------------------------------------
 # penalty objects
 # ---------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from chm.mrf import (
     DEFAULT_WEIGHTS,
     MRFSegmenter,
     _alpha_expansion,
-    _assign_folds,
     _edge_weights,
     _unary,
     contrast_weights,
     mrf_smooth,
     potts_energy,
 )
+from chm.mrf_segmenter import _assign_folds
 
 
 # --------------------------------------------------------------------------
