@@ -107,6 +107,21 @@ class CHM(ClassifierMixin, BaseEstimator):
         training time.
     class_weight : None or "balanced"
         Class weights of the supervised loss.
+    context_cv : None or int, default 8
+        Out-of-fold context (stacking). A classifier fits its own labeled
+        pixels better than unseen ones, so during training the context maps
+        it passes on are more reliable at the labeled pixels than they will
+        be on new images, and the classifiers that read them learn to trust
+        them too much. With ``context_cv=K`` the training images are split
+        into K random folds and the context maps of each fold's images come
+        from a copy of the classifier trained on the other folds; the
+        classifier kept for prediction is trained on all images (with fewer
+        than K images, one fold per image). Costs K extra trainings of every
+        classifier whose output is context. ``None`` passes the classifiers'
+        own maps on. On Weizmann Horse at 10 labeled pixels per image, 8
+        folds lower the error of the TV model by about 0.7 points and make
+        the TV loss better than the supervised loss, which it is not
+        without (benchmarks/results/).
     memory : None, str or joblib.Memory, default None
         Where to cache the image features of every pyramid level (the
         scikit-learn ``memory`` convention: a folder, or an object with the
@@ -132,7 +147,7 @@ class CHM(ClassifierMixin, BaseEstimator):
                  tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=4, n_disc=4, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=64, class_weight=None, memory=None, random_state=None, n_jobs=None,
+                 dropout=0.0, crop=64, class_weight=None, context_cv=8, memory=None, random_state=None, n_jobs=None,
                  verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
@@ -156,6 +171,7 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.crop = crop
         self.class_weight = class_weight
+        self.context_cv = context_cv
         self.memory = memory
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -176,6 +192,10 @@ class CHM(ClassifierMixin, BaseEstimator):
                              f"{self.batch_images!r} and {self.epochs!r}")
         if self.crop is not None and int(self.crop) < 3:
             raise ValueError(f"crop must be None or >= 3 pixels, got {self.crop!r}")
+        if self.context_cv is not None and (isinstance(self.context_cv, bool)
+                                            or not isinstance(self.context_cv, (int, np.integer))
+                                            or self.context_cv < 2):
+            raise ValueError(f"context_cv must be None or an integer >= 2, got {self.context_cv!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.tv_levels == "full_resolution":
@@ -246,7 +266,8 @@ class CHM(ClassifierMixin, BaseEstimator):
                 name = f"stage {s + 1} " + ("top-down" if top else f"level {lev}")
                 if fitting:
                     ys = [label_pyr[i][lf] for i in range(n_img)]
-                    unit = self._fit_unit(X, ys, key in tv_at, name)
+                    as_context = not top or s + 1 < int(self.n_stages)
+                    unit, maps = self._fit_unit(X, ys, key in tv_at, name, out_of_fold=as_context)
                     if top:
                         self.stages_[s][TOP_DOWN] = unit
                     else:
@@ -255,8 +276,7 @@ class CHM(ClassifierMixin, BaseEstimator):
                     unit = self.stages_[s][TOP_DOWN] if top else self.stages_[s]["levels"][lev]
                     for x in X:
                         unit["normalizer"].transform(x, copy=False)
-                # X now holds normalised inputs (fit normalises them in place too)
-                maps = [self._unit_maps(unit, x) for x in X]
+                    maps = [self._unit_maps(unit, x) for x in X]
                 if top:
                     previous = [self._as_context(m) for m in maps]
                     final = maps
@@ -264,23 +284,52 @@ class CHM(ClassifierMixin, BaseEstimator):
                     outs.append([self._as_context(m) for m in maps])
         return final
 
-    def _fit_unit(self, X, ys, with_penalty, name):
+    def _fit_unit(self, X, ys, with_penalty, name, out_of_fold=False):
+        """Fit one classifier (normalising ``X`` in place); return (unit, maps).
+
+        ``maps`` are the unit's probability maps of the training images: with
+        ``out_of_fold`` and ``context_cv``, each image's map comes from a
+        classifier trained on the other folds of images (see ``context_cv``),
+        else from the unit itself.
+        """
         t0 = time.perf_counter()
         norm = FeatureNormalizer().fit(self._sample_rows(X, 200_000))
-        Xn = [norm.transform(x, copy=False) for x in X]
+        for x in X:
+            norm.transform(x, copy=False)
+        clf, hist = self._train(X, ys, with_penalty, name)
+        unit = {"normalizer": norm, "classifier": clf}
+        weight = float(self.tv_weight) if with_penalty else 0.0
+        self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
+                     f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
+                     f"{time.perf_counter() - t0:.1f}s" if hist else f"{name}: no epochs")
+        maps = [self._unit_maps(unit, x) for x in X]
+        if out_of_fold and self.context_cv:
+            for k, held in enumerate(self._image_folds(ys)):
+                rest = np.setdiff1d(np.arange(len(X)), held)
+                if not any((ys[i] >= 0).any() for i in rest):
+                    continue  # nothing to learn from: keep the unit's own maps
+                fold_clf, _ = self._train([X[i] for i in rest], [ys[i] for i in rest],
+                                          with_penalty, f"{name} context fold {k + 1}")
+                for i in held:
+                    maps[i] = self._unit_maps({"classifier": fold_clf}, X[i])
+        return unit, maps
+
+    def _train(self, X, ys, with_penalty, name):
         clf = make_stage(self.classifier, self.n_classes_, n_groups=self.n_groups, n_disc=self.n_disc)
         weight = float(self.tv_weight) if with_penalty else 0.0
-        hist = train_stage(clf, Xn, ys, penalty=self.penalty_ if weight > 0 else None,
+        hist = train_stage(clf, X, ys, penalty=self.penalty_ if weight > 0 else None,
                            tv_weight=weight, loss=self.loss, epochs=int(self.epochs),
                            batch_images=int(self.batch_images), learning_rate=self.learning_rate,
                            solver=self.solver, momentum=self.momentum,
                            weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
                            class_weight=self.class_weight,
                            rng=self._rng, verbose=self.verbose - 1, name=name)
-        self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
-                     f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
-                     f"{time.perf_counter() - t0:.1f}s" if hist else f"{name}: no epochs")
-        return {"normalizer": norm, "classifier": clf}
+        return clf, hist
+
+    def _image_folds(self, ys):
+        """``context_cv`` random folds of the training images (index arrays)."""
+        k = min(int(self.context_cv), len(ys))
+        return np.array_split(self._rng.permutation(len(ys)), k)
 
     def _sample_rows(self, X, n_max):
         """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""

@@ -296,7 +296,9 @@ def test_verbose_levels(capsys, binary_data):
 
     small(verbose=2).fit(images, labels)
     err = capsys.readouterr().err
-    assert len(re.findall(r"epoch \d+/3", err)) == 3 * 3   # 3 classifiers x 3 epochs
+    assert len(re.findall(r"(?:level \d|top-down) epoch \d+/3", err)) == 3 * 3  # 3 classifiers
+    # the two levels' context maps come from one fold per image (4 < context_cv = 8)
+    assert len(re.findall(r"level \d context fold \d epoch \d+/3", err)) == 2 * 4 * 3
 
 
 # ==================================================================== options
@@ -511,3 +513,40 @@ def test_memory_caches_features_without_changing_results(tmp_path, monkeypatch, 
         np.testing.assert_array_equal(a, b)
     for a, b in zip(refit_probs, uncached.predict_proba(images)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2.5, True, "3"])
+def test_context_cv_rejects_bad_values(binary_data, bad):
+    images, _, labels = binary_data
+    with pytest.raises(ValueError, match="context_cv"):
+        small(context_cv=bad).fit(images, labels)
+
+
+def test_context_cv_passes_out_of_fold_maps(binary_data):
+    images, _, labels = binary_data
+    model = small(context_cv=2).fit(images, labels)
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(4)]
+    ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
+    model._rng = np.random.RandomState(0)
+    unit, maps = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=True)
+    own = [model._unit_maps(unit, unit["normalizer"].transform(x)) for x in X]
+    for m, o in zip(maps, own):  # every training image's map comes from a fold's classifier
+        assert m.shape == o.shape and not np.allclose(m, o)
+    model._rng = np.random.RandomState(0)
+    unit, maps = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=False)
+    for m, x in zip(maps, X):
+        np.testing.assert_array_equal(m, model._unit_maps(unit, unit["normalizer"].transform(x)))
+
+
+def test_context_cv_folds_only_where_output_is_context(capsys, binary_data):
+    images, _, labels = binary_data
+    small(context_cv=2, n_stages=2, verbose=1).fit(images, labels)
+    err = capsys.readouterr().err
+    for name in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "stage 2 level 1"]:
+        assert f"{name} context fold 2" not in err  # fold classifiers log per epoch only
+    small(context_cv=2, n_stages=2, verbose=2).fit(images, labels)
+    err = capsys.readouterr().err
+    for name in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "stage 2 level 0"]:
+        assert f"{name} context fold 2 epoch" in err
+    assert "stage 2 top-down context fold" not in err  # the final output is nobody's context
