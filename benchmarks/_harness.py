@@ -24,6 +24,7 @@ Pieces:
 """
 import contextlib
 import csv
+import json
 import math
 import shlex
 import shutil
@@ -530,6 +531,29 @@ def finish(text, out, runs):
         print(f"{n_failed} trial(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def json_dict(parser, text, option, drop=()):
+    """The JSON object ``text`` of a command-line ``option``, minus the keys ``drop``.
+
+    Exits through ``parser.error`` when ``text`` is not a JSON object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        parser.error(f"{option} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        parser.error(f"{option} must be a JSON object")
+    for key in drop:
+        value.pop(key, None)
+    return value
+
+
+def add_feature_cache_argument(parser):
+    """``--feature-cache DIR``: the folder given to :func:`feature_cache`."""
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="folder caching the CHM image features shared by all trials "
+                             "(default: a temporary folder removed at the end)")
 
 
 @contextlib.contextmanager

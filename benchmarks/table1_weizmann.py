@@ -232,9 +232,7 @@ def parse_args(argv=None):
                         help="JSON dict of CHM parameters shared by all methods, e.g. "
                              "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel trials (-1 = all cores)")
-    parser.add_argument("--feature-cache", default=None, metavar="DIR",
-                        help="folder caching the image features shared by all trials "
-                             "(default: a temporary folder removed at the end)")
+    _harness.add_feature_cache_argument(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--data-root", default=None,
                         help="data folder holding weizmann_horse_db/ (default: chm.datasets.data_root)")
@@ -253,15 +251,8 @@ def parse_args(argv=None):
     args.methods = [m for m in METHODS if m in args.methods]
     args.sizes = sorted(set(args.sizes))
     args.seeds = list(dict.fromkeys(args.seeds))
-    try:
-        chm_params = json.loads(args.chm_params)
-    except json.JSONDecodeError as exc:
-        parser.error(f"--chm-params is not valid JSON: {exc}")
-    if not isinstance(chm_params, dict):
-        parser.error("--chm-params must be a JSON object")
-    for key in ("random_state", "n_jobs", "verbose"):
-        chm_params.pop(key, None)
-    args.chm_params = chm_params
+    args.chm_params = _harness.json_dict(parser, args.chm_params, "--chm-params",
+                                         drop=("random_state", "n_jobs", "verbose"))
     if args.synthetic is not None and args.synthetic < 2:
         parser.error("--synthetic needs at least 2 images")
     if any(s < 1 for s in args.sizes) or args.dense_px < 0:

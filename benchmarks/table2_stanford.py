@@ -303,16 +303,6 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
 # ---------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------
-def _json_dict(parser, text, option):
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        parser.error(f"{option} is not valid JSON: {exc}")
-    if not isinstance(value, dict):
-        parser.error(f"{option} must be a JSON object")
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -337,9 +327,7 @@ def parse_args(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
-    parser.add_argument("--feature-cache", default=None, metavar="DIR",
-                        help="folder caching the CHM image features shared by the CHM trials "
-                             "(default: a temporary folder removed at the end)")
+    _harness.add_feature_cache_argument(parser)
     parser.add_argument("--n-images", type=int, default=None, metavar="N",
                         help="use only the first N images (sorted names); the folds are then "
                              "made over those N (for quick looks)")
@@ -369,7 +357,7 @@ def parse_args(argv=None):
     args.seeds = list(dict.fromkeys(args.seeds))
     args.folds = list(dict.fromkeys(args.folds))
 
-    convnet_params = _json_dict(parser, args.convnet_params, "--convnet-params")
+    convnet_params = _harness.json_dict(parser, args.convnet_params, "--convnet-params")
     if args.quick:
         convnet_params = {**QUICK_CONVNET, **convnet_params}
     for key in ("random_state", "verbose"):
@@ -378,10 +366,8 @@ def parse_args(argv=None):
         convnet_params["device"] = args.device
     convnet_params.setdefault("device", "auto")
     args.convnet_params = convnet_params
-    chm_params = _json_dict(parser, args.chm_params, "--chm-params")
-    for key in ("random_state", "n_jobs", "verbose"):
-        chm_params.pop(key, None)
-    args.chm_params = chm_params
+    args.chm_params = _harness.json_dict(parser, args.chm_params, "--chm-params",
+                                         drop=("random_state", "n_jobs", "verbose"))
 
     if args.synthetic is not None and args.synthetic < 2:
         parser.error("--synthetic needs at least 2 images")

@@ -302,16 +302,18 @@ class CHM(ClassifierMixin, BaseEstimator):
         self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
                      f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
                      f"{time.perf_counter() - t0:.1f}s" if hist else f"{name}: no epochs")
-        maps = [self._unit_maps(unit, x) for x in X]
-        if out_of_fold and self.context_cv:
-            for k, held in enumerate(self._image_folds(ys)):
-                rest = np.setdiff1d(np.arange(len(X)), held)
-                if not any((ys[i] >= 0).any() for i in rest):
-                    continue  # nothing to learn from: keep the unit's own maps
+        if not (out_of_fold and self.context_cv):
+            return unit, [self._unit_maps(unit, x) for x in X]
+        maps = [None] * len(X)
+        for k, held in enumerate(self._image_folds(ys)):
+            rest = np.setdiff1d(np.arange(len(X)), held)
+            source = unit  # no labels outside the fold: nothing to learn from
+            if any((ys[i] >= 0).any() for i in rest):
                 fold_clf, _ = self._train([X[i] for i in rest], [ys[i] for i in rest],
                                           with_penalty, f"{name} context fold {k + 1}")
-                for i in held:
-                    maps[i] = self._unit_maps({"classifier": fold_clf}, X[i])
+                source = {"classifier": fold_clf}
+            for i in held:
+                maps[i] = self._unit_maps(source, X[i])
         return unit, maps
 
     def _train(self, X, ys, with_penalty, name):
