@@ -1,7 +1,17 @@
-"""Thread control for the numeric kernels (numba and BLAS)."""
+"""Thread control: single-threaded numerics, parallel work items.
+
+BLAS and OpenMP results can depend on their thread count (a matrix product
+or a k-means reduction split over threads adds in another order). So every
+numeric call runs with one BLAS and one OpenMP thread, and the cores are used
+by running independent work items -- images, or the trainings of one
+classifier and its out-of-fold copies -- in ``n_jobs`` threads (the numba
+kernels and the large numpy operations release the GIL). Results then do
+not depend on ``n_jobs``.
+"""
 from contextlib import contextmanager
 
 import numba
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 
@@ -18,12 +28,24 @@ def resolve_n_jobs(n_jobs):
 
 @contextmanager
 def compute_threads(n_jobs):
-    """Run the enclosed block with ``n_jobs`` numba and BLAS threads."""
-    n = resolve_n_jobs(n_jobs)
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n):
-            yield n
-    finally:
-        numba.set_num_threads(old)
+    """Run the enclosed block with one BLAS/OpenMP thread; yield the worker count."""
+    with threadpool_limits(limits=1):
+        yield resolve_n_jobs(n_jobs)
+
+
+def _single_threaded(fn, item):
+    # OpenMP's thread count is a per-thread setting: set it in the worker too
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return fn(item)
+
+
+def thread_map(fn, items, n_jobs):
+    """``[fn(item) for item in items]`` in up to ``n_jobs`` threads, in order.
+
+    Call it inside :func:`compute_threads`, which keeps BLAS single-threaded.
+    """
+    items = list(items)
+    n = min(resolve_n_jobs(n_jobs), len(items))
+    if n <= 1:
+        return [_single_threaded(fn, item) for item in items]
+    return Parallel(n_jobs=n, prefer="threads")(delayed(_single_threaded)(fn, item) for item in items)

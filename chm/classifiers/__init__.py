@@ -6,7 +6,7 @@ from .sgd import train_stage
 STAGES = {"ldnn": LDNNStage, "logistic": LogisticStage}
 
 
-def make_stage(kind, n_classes, n_groups=4, n_disc=4):
+def make_stage(kind, n_classes, n_groups=8, n_disc=8):
     """A fresh stage classifier of the given kind."""
     if kind == "ldnn":
         return LDNNStage(n_classes, n_groups=n_groups, n_disc=n_disc)

@@ -89,15 +89,15 @@ class LDNNStage(StageClassifier):
     Parameters
     ----------
     n_classes : int
-    n_groups : int, default 4
+    n_groups : int, default 8
         N, the number of conjunctions (positive clusters).
-    n_disc : int, default 4
+    n_disc : int, default 8
         M, the discriminants per conjunction (negative clusters).
     """
 
     decay_mask_ = (True, False)
 
-    def __init__(self, n_classes, n_groups=4, n_disc=4):
+    def __init__(self, n_classes, n_groups=8, n_disc=8):
         self.n_classes_ = int(n_classes)
         self.n_groups = int(n_groups)
         self.n_disc = int(n_disc)
