@@ -258,6 +258,7 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
         from chm.mrf import MRFSegmenter
 
         model = MRFSegmenter(_convnet(_config, seed, tv_weight=0.0), cv=MRF_CV, n_jobs=1,
+                             cv_images=_config.get("mrf_cv_images"),
                              random_state=seed)
         t0 = time.perf_counter()
         model.fit(train_x, labels)
@@ -324,6 +325,9 @@ def parse_args(argv=None):
     parser.add_argument("--dense-px", type=int, default=1000,
                         help="labeled pixels per image of the dense reference; 0 = every known "
                              "pixel (default 1000)")
+    parser.add_argument("--mrf-cv-images", type=int, default=None, metavar="N",
+                        help="supervised+mrf: score each cross-validation fold of lambda on N "
+                             "random training images (MRFSegmenter(cv_images=N); default: all)")
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
@@ -473,7 +477,9 @@ def write_report(args, runs, wall, argv, out, n_images):
            "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
         "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
         f"(alpha-expansion); lambda chosen by {MRF_CV}-fold cross-validation over held-out "
-        f"labeled training pixels only (MRFSegmenter, default grid {_harness.mrf_grid_text()})"
+        f"labeled training pixels only (MRFSegmenter, default grid {_harness.mrf_grid_text()}"
+        + (f", each fold scored on {args.mrf_cv_images} random training images"
+           if args.mrf_cv_images else "") + ")"
         + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
         "tv": lambda: f"- TV: ConvNet with tv_weight={_tv_weight(args, 'tv')}.",
         "dense": "- dense labels: ConvNet(tv_weight=0) trained with "
@@ -596,7 +602,8 @@ def main(argv=None):
     _, _, test_x, test_y = split(data, args.folds[0])
     panels = _harness.panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "convnet_params": args.convnet_params,
-              "chm_params": args.chm_params, "threads": _threads(args.n_jobs)}
+              "chm_params": args.chm_params, "threads": _threads(args.n_jobs),
+              "mrf_cv_images": args.mrf_cv_images}
     trials = make_trials(args, config, panels)
     print(f"{'synthetic' if args.synthetic else 'Stanford Background'}: {n_images} images, "
           f"{n_folds} folds (running {args.folds}); sizes {args.sizes}, seeds {args.seeds}, "

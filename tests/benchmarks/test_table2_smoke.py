@@ -63,7 +63,8 @@ def test_all_methods_share_the_supervised_fit(table2, tmp_path):
     out = tmp_path / "all"
     rc = table2.main(["--quick", "--synthetic", "6", "--methods", *table2.METHODS,
                       "--dense-px", "50", "--convnet-params", json.dumps(TINY_CONVNET),
-                      "--chm-params", json.dumps(TINY_CHM), "--out", str(out)])
+                      "--chm-params", json.dumps(TINY_CHM), "--mrf-cv-images", "2",
+                      "--out", str(out)])
     assert rc == 0
     rows = _rows(out / "runs.csv")
     assert sorted(r["method"] for r in rows) == sorted(table2.METHODS)
@@ -77,6 +78,7 @@ def test_all_methods_share_the_supervised_fit(table2, tmp_path):
     assert by_method["dense"]["n_labeled"] == "50"
     text = (out / "table2.md").read_text()
     assert "dense (50 px/img)" in text and "CHM + TV" in text
+    assert "each fold scored on 2 random training images" in text
 
 
 def test_shared_supervised_run_equals_standalone_fit(table2):

@@ -426,3 +426,26 @@ def test_segmenter_maps_arbitrary_class_labels_and_parallel_jobs():
     np.testing.assert_array_equal(seg.cv_scores_, ref.cv_scores_)
     par = MRFSegmenter(PixelLogistic(), weights=[0.0, 1.0], random_state=0, n_jobs=2).fit(images, sparse)
     np.testing.assert_array_equal(par.cv_scores_, ref.cv_scores_)
+
+
+def test_segmenter_cv_images_scores_a_subset():
+    rng = np.random.default_rng(11)
+    images, _, sparse = noisy_squares(rng, n_images=6, size=20, n_labeled=12)
+    scored = []
+
+    class Counting(PixelLogistic):
+        def predict_proba(self, images):
+            scored.append(len(images))
+            return super().predict_proba(images)
+
+    seg = MRFSegmenter(Counting(), weights=[0.0, 1.0], cv=3, cv_images=2, random_state=0).fit(images, sparse)
+    assert scored == [2, 2, 2]            # each fold smooths and scores 2 of its 6 images
+    assert seg.cv_scores_.shape == (2,)
+    again = MRFSegmenter(Counting(), weights=[0.0, 1.0], cv=3, cv_images=2, random_state=0).fit(images, sparse)
+    np.testing.assert_array_equal(again.cv_fold_scores_, seg.cv_fold_scores_)
+    scored.clear()
+    MRFSegmenter(Counting(), weights=[0.0, 1.0], cv=3, cv_images=50, random_state=0).fit(images, sparse)
+    assert scored == [6, 6, 6]            # more than there are: all of them
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="cv_images"):
+            MRFSegmenter(PixelLogistic(), cv_images=bad).fit(images, sparse)
