@@ -133,8 +133,11 @@ class CHM(ClassifierMixin, BaseEstimator):
         the same images reuse them. Results are the same with or without.
     random_state : int, RandomState or None
     n_jobs : int or None
-        Cores for feature extraction (joblib) and the numeric kernels.
-        Results do not depend on it.
+        Cores: feature extraction runs in joblib worker processes; the
+        trainings of a classifier and its ``context_cv`` copies, and the
+        per-image predictions, run in threads, each numeric call with one
+        BLAS/OpenMP thread (see :mod:`chm._runtime`). Results do not depend
+        on it.
     verbose : int
         Progress on stderr: 1 per classifier, 2 per epoch.
 
