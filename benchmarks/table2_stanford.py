@@ -58,9 +58,11 @@ Add ``--methods supervised supervised+mrf tv dense`` to leave out the CHM
 columns.  On 2 cores the ``supervised+mrf`` trial of one size
 (3 cross-validation fits plus 8-class alpha-expansion of the 572 training
 maps at every weight of the grid, then the final fit) did not finish within
-36 minutes; the committed CPU run therefore has ``supervised`` and ``tv``
-only. Its numbers come from a reduced protocol, not the paper's, and the
-report states the settings used.
+36 minutes; ``--mrf-cv-images 100`` scores each fold of the lambda search
+on 100 random training images instead, and the trial then takes 57 minutes
+with one thread (``benchmarks/results/table2_stanford_cpu_mrf/``). The
+numbers of the CPU runs come from a reduced protocol, not the paper's, and
+the report states the settings used.
 
 Outputs in ``--out``: ``table2.md`` (mean +- std in %, rows = labeled pixels,
 columns = methods, next to the paper's TV column, with the settings, the
