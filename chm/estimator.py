@@ -303,14 +303,15 @@ class CHM(ClassifierMixin, BaseEstimator):
             norm.transform(x, copy=False)
         idx = np.arange(len(X))
         jobs = [(idx, name)]       # (training images, log name); the unit comes first
-        folds = []
+        folds = []                 # (held-out images, job whose classifier maps them)
         if out_of_fold and self.context_cv:
             for k, held in enumerate(self._image_folds(ys)):
                 rest = np.setdiff1d(idx, held)
-                # no labels outside the fold: nothing to learn, the unit's maps stand in
-                folds.append((held, len(jobs) if any((ys[i] >= 0).any() for i in rest) else 0))
-                if folds[-1][1]:
+                if any((ys[i] >= 0).any() for i in rest):
                     jobs.append((rest, f"{name} context fold {k + 1}"))
+                    folds.append((held, len(jobs) - 1))
+                else:  # no labels outside the fold: nothing to learn, the unit's maps stand in
+                    folds.append((held, 0))
         seeds = self._rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         trained = self._parallel_train(X, ys, with_penalty, jobs, seeds)
         clf, hist = trained[0]
