@@ -6,9 +6,12 @@ them into lists of float32 images and int64 label maps, or raise an error
 naming the problem and the image concerned.  Label value ``-1`` marks an
 unlabeled pixel.
 """
+import numbers
+
 import numpy as np
 
 __all__ = [
+    "check_int",
     "check_images",
     "check_labels",
     "check_label_maps",
@@ -17,6 +20,13 @@ __all__ = [
 ]
 
 _NUMERIC_KINDS = "biuf"
+
+
+def check_int(value, name, low):
+    """``int(value)`` if it is an integer (not a bool) ``>= low``, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 def _as_list(data, what, stack_ndims):

@@ -6,7 +6,6 @@ Potts weight ``lambda`` by cross-validation over held-out labeled pixels
 (pixels labeled -1 are never looked at).  Both :class:`MRFSegmenter` and
 :data:`DEFAULT_WEIGHTS` are also importable from :mod:`chm.mrf`.
 """
-import numbers
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -14,6 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_int
 from .mrf import _check_eps, mrf_smooth
 
 __all__ = ["DEFAULT_WEIGHTS", "MRFSegmenter"]
@@ -227,15 +227,10 @@ class MRFSegmenter(BaseEstimator):
             self.cv_fold_scores_ = None
             self.weight_ = float(grid[0])
         else:
-            cv = self.cv
-            if isinstance(cv, (bool, np.bool_)) or not isinstance(cv, numbers.Integral) or cv < 2:
-                raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
+            cv = check_int(self.cv, "cv", 2)
             if labeled.size < cv:
                 raise ValueError(f"cv={cv} folds need at least {cv} labeled pixels, got {labeled.size}")
-            n_scored = self.cv_images
-            if n_scored is not None and (isinstance(n_scored, (bool, np.bool_))
-                                         or not isinstance(n_scored, numbers.Integral) or n_scored < 1):
-                raise ValueError(f"cv_images must be None or an integer >= 1, got {n_scored!r}")
+            n_scored = None if self.cv_images is None else check_int(self.cv_images, "cv_images", 1)
             rng = check_random_state(self.random_state)
             folds = _assign_folds(labels, cv, rng)
             fold_scores = np.empty((cv, grid.size))

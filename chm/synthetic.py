@@ -14,10 +14,11 @@ Examples
 >>> sorted(np.unique(masks[0]).tolist())
 [0, 1]
 """
-import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
+
+from ._validation import check_int
 
 __all__ = ["make_shapes", "class_colors", "class_levels"]
 
@@ -62,12 +63,6 @@ def class_colors(n_classes):
         rgb = np.clip(np.abs(((hue * 6 + np.array([0, 4, 2])) % 6) - 3) - 1, 0, 1)
         colors[k] = 0.9 * (1 - 0.8 + 0.8 * rgb)
     return colors
-
-
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_shape(shape):
@@ -178,9 +173,9 @@ def make_shapes(n_images=4, shape=(40, 48), n_classes=2, noise=0.3, color=False,
         For a non-positive count, a shape smaller than (8, 8), fewer than
         two classes, or a negative noise or texture.
     """
-    n_images = _check_int(n_images, "n_images", 1)
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n_shapes = _check_int(n_shapes, "n_shapes", 1)
+    n_images = check_int(n_images, "n_images", 1)
+    n_classes = check_int(n_classes, "n_classes", 2)
+    n_shapes = check_int(n_shapes, "n_shapes", 1)
     h0, w0 = _check_shape(shape)
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")

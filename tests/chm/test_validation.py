@@ -200,3 +200,11 @@ def test_labels_in_classes():
         check_labels_in_classes([np.array([[0, 1]]), np.array([[5, -1], [1, 0]])], classes)
     with pytest.raises(ValueError, match=r"\(image 1\)"):
         check_labels_in_classes([np.array([[0, 1]]), np.array([[5, -1], [1, 0]])], [0, 1])
+
+
+def test_check_int():
+    from chm._validation import check_int
+    assert check_int(3, "n", 2) == 3 and type(check_int(np.int64(2), "n", 2)) is int
+    for bad in (1, 2.0, True, np.bool_(True), "3", None):
+        with pytest.raises(ValueError, match="n must be an integer >= 2"):
+            check_int(bad, "n", 2)
