@@ -124,6 +124,22 @@ class CHM(ClassifierMixin, BaseEstimator):
         folds lower the error of the TV model by about 0.7 points and make
         the TV loss better than the supervised loss, which it is not
         without (benchmarks/results/).
+    average_folds : bool, default True
+        With ``context_cv``, keep the ``context_cv`` fold copies of every
+        classifier whose output is context, and predict with the mean of
+        their probabilities and the classifier's own (a bagged ensemble that
+        costs no extra training, only prediction time). On Weizmann Horse
+        at 10 labeled pixels per image (3 draws) it lowers the pixel error by
+        about 0.2 points without TV and 0.1 with it (benchmarks/results/).
+        ``False`` predicts with the classifier trained on all images alone.
+    average_flip : bool, default True
+        Predict each image twice, as given and mirrored left to right, and
+        average the two probability maps (the second mirrored back). Doubles
+        the prediction time. On Weizmann Horse at 10 labeled pixels per
+        image (3 draws, with ``average_folds``) it lowers the pixel error by
+        about 0.3 points without TV and 0.2 with it. Leave it on
+        where a mirrored image is as plausible as the original (scenes,
+        objects, microscopy); turn it off where left and right differ.
     memory : None, str or joblib.Memory, default None
         Where to cache the image features of every pyramid level (the
         scikit-learn ``memory`` convention: a folder, or an object with the
@@ -152,7 +168,8 @@ class CHM(ClassifierMixin, BaseEstimator):
                  tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=8, n_disc=8, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=64, class_weight=None, context_cv=8, memory=None, random_state=None, n_jobs=None,
+                 dropout=0.0, crop=64, class_weight=None, context_cv=8, average_folds=True, average_flip=True,
+                 memory=None, random_state=None, n_jobs=None,
                  verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
@@ -177,6 +194,8 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.crop = crop
         self.class_weight = class_weight
         self.context_cv = context_cv
+        self.average_folds = average_folds
+        self.average_flip = average_flip
         self.memory = memory
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -323,6 +342,8 @@ class CHM(ClassifierMixin, BaseEstimator):
                   if hist else f"{name}: no epochs")
         if not folds:
             return unit, self._maps(unit, X)
+        if self.average_folds:
+            unit["fold_classifiers"] = [trained[job][0] for job in sorted({j for _, j in folds} - {0})]
         maps = [None] * len(X)
         for held, job in folds:
             source = {"classifier": trained[job][0]}
@@ -378,7 +399,13 @@ class CHM(ClassifierMixin, BaseEstimator):
     def _unit_maps(unit, x):
         """Probability map (H, W, C) of a unit on its normalised inputs."""
         h, w, d = x.shape
-        P = unit["classifier"].predict_proba(x.reshape(-1, d))
+        rows = x.reshape(-1, d)
+        P = unit["classifier"].predict_proba(rows)
+        extra = unit.get("fold_classifiers", ())
+        for clf in extra:
+            P = P + clf.predict_proba(rows)
+        if extra:
+            P /= np.float32(len(extra) + 1)
         return P.reshape(h, w, -1)
 
     # -------------------------------------------------------------------- API
@@ -435,6 +462,10 @@ class CHM(ClassifierMixin, BaseEstimator):
             raise ValueError(f"model was fit on {self.n_channels_}-channel images, got {n_ch}")
         with compute_threads(self.n_jobs):
             maps = self._run(self._image_features(images))
+            if self.average_flip:
+                mirrored = self._run(self._image_features([np.ascontiguousarray(im[:, ::-1])
+                                                           for im in images]))
+                maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
         out = []
         for im, m in zip(images, maps):
             p = np.clip(resize_map(m, im.shape[:2]), 0.0, 1.0)

@@ -504,11 +504,12 @@ def test_memory_caches_features_without_changing_results(tmp_path, monkeypatch, 
     cached = small(memory=str(tmp_path)).fit(images, labels)
     assert len(calls) == len(images)
     probs = cached.predict_proba(images)
+    assert len(calls) == 2 * len(images)  # average_flip: the mirrored images' features
     refit = clone(cached).fit(images, sparse(binary_data[1], seed=1))
     refit_probs = refit.predict_proba(images)
-    assert len(calls) == len(images)  # predictions and the new draw reuse the features
+    assert len(calls) == 2 * len(images)  # predictions and the new draw reuse the features
     uncached = small(random_state=0).fit(images, sparse(binary_data[1], seed=1))
-    assert len(calls) == 2 * len(images)  # memory=None computes them again
+    assert len(calls) == 3 * len(images)  # memory=None computes them again
     for a, b in zip(probs, binary_model.predict_proba(images)):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(refit_probs, uncached.predict_proba(images)):
@@ -550,3 +551,52 @@ def test_context_cv_folds_only_where_output_is_context(capsys, binary_data):
     for name in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "stage 2 level 0"]:
         assert f"{name} context fold 2 epoch" in err
     assert "stage 2 top-down context fold" not in err  # the final output is nobody's context
+
+
+def test_average_folds_predicts_the_mean_of_the_unit_and_its_fold_copies(binary_data):
+    images, _, labels = binary_data
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(4)]
+    ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
+    model = small(context_cv=2, average_folds=True).fit(images, labels)
+    model._rng = np.random.RandomState(0)
+    unit, _ = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=True)
+    folds = unit["fold_classifiers"]
+    assert len(folds) == 2
+    for x in X:
+        z = unit["normalizer"].transform(x)
+        rows = z.reshape(-1, 3)
+        expected = np.mean([c.predict_proba(rows) for c in [unit["classifier"]] + folds], axis=0)
+        np.testing.assert_allclose(model._unit_maps(unit, z), expected.reshape(8, 9, 2), rtol=1e-5,
+                                   atol=1e-6)
+    # the final output is nobody's context: no fold copies to average there
+    model._rng = np.random.RandomState(0)
+    unit, _ = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=False)
+    assert "fold_classifiers" not in unit
+
+
+def test_average_folds_changes_predictions_not_training(binary_data):
+    images, _, labels = binary_data
+    plain = small(context_cv=2, average_folds=False).fit(images, labels)
+    averaged = small(context_cv=2, average_folds=True).fit(images, labels)
+    for sp, sa in zip(plain.stages_, averaged.stages_):  # same classifiers were trained
+        for up, ua in zip(sp["levels"], sa["levels"]):
+            for a, b in zip(up["classifier"].params_, ua["classifier"].params_):
+                np.testing.assert_array_equal(a, b)
+        assert "fold_classifiers" in sa["levels"][0] and "fold_classifiers" not in sp["levels"][0]
+    pp, pa = plain.predict_proba(images), averaged.predict_proba(images)
+    check_probabilities(pa, images, 2)
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(pp, pa))
+
+
+def test_average_flip_averages_the_image_and_its_mirror(binary_data):
+    images, _, labels = binary_data
+    model = small(average_flip=False).fit(images, labels)
+    plain = model.predict_proba(images)
+    mirrored = model.predict_proba([im[:, ::-1] for im in images])
+    model.set_params(average_flip=True)
+    both = model.predict_proba(images)
+    check_probabilities(both, images, 2)
+    for b, p, m in zip(both, plain, mirrored):
+        np.testing.assert_allclose(b, 0.5 * (p + m[:, ::-1]), atol=1e-6)
+    assert not all(np.allclose(b, p, atol=1e-6) for b, p in zip(both, plain))
