@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "check_bool",
     "check_int",
     "check_images",
     "check_labels",
@@ -20,6 +21,13 @@ __all__ = [
 ]
 
 _NUMERIC_KINDS = "biuf"
+
+
+def check_bool(value, name):
+    """``bool(value)`` if it is a Python or numpy bool, else a ValueError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_int(value, name, low):

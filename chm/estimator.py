@@ -204,7 +204,14 @@ class CHM(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
+    def _check_prediction_params(self):
+        """The options read at prediction time (they may be set after fitting)."""
+        val.check_bool(self.average_folds, "average_folds")
+        val.check_bool(self.average_flip, "average_flip")
+
     def _check_params(self):
+        self._check_prediction_params()
+        val.check_bool(self.context_average, "context_average")
         if int(self.n_levels) < 1 or int(self.n_stages) < 1:
             raise ValueError("n_levels and n_stages must be >= 1")
         if self.classifier not in ("ldnn", "logistic"):
@@ -344,7 +351,7 @@ class CHM(ClassifierMixin, BaseEstimator):
                   if hist else f"{name}: no epochs")
         if not folds:
             return unit, self._maps(unit, X)
-        unit["fold_classifiers"] = [trained[job][0] for job in sorted({j for _, j in folds} - {0})]
+        unit["fold_classifiers"] = [clf for clf, _ in trained[1:]]  # jobs 1.. are the fold copies
         maps = [None] * len(X)
         for held, job in folds:
             source = {"classifier": trained[job][0]}
@@ -456,6 +463,7 @@ class CHM(ClassifierMixin, BaseEstimator):
     def predict_proba(self, images):
         """Class probability maps, a list of float32 (H, W, C) summing to 1."""
         self._check_fitted()
+        self._check_prediction_params()
         images = val.check_images(images)
         n_ch = 1 if images[0].ndim == 2 else images[0].shape[2]
         if n_ch != self.n_channels_:

@@ -456,6 +456,9 @@ def test_predict_rejects_bad_images(binary_model):
     (dict(loss="hinge"), "loss"),
     (dict(solver="sgd"), "solver"),
     (dict(penalty="l1"), "penalty"),
+    (dict(average_folds="no"), "average_folds must be True or False"),
+    (dict(average_flip=1), "average_flip must be True or False"),
+    (dict(context_average=None), "context_average must be True or False"),
 ])
 def test_bad_params(binary_data, param, match):
     images, _, labels = binary_data
@@ -603,3 +606,10 @@ def test_average_flip_averages_the_image_and_its_mirror(binary_data):
     for b, p, m in zip(both, plain, mirrored):
         np.testing.assert_allclose(b, 0.5 * (p + m[:, ::-1]), atol=1e-6)
     assert not all(np.allclose(b, p, atol=1e-6) for b, p in zip(both, plain))
+
+
+def test_prediction_options_are_checked_at_prediction(binary_model, binary_data):
+    images = binary_data[0]
+    model = pickle.loads(pickle.dumps(binary_model)).set_params(average_flip="yes")
+    with pytest.raises(ValueError, match="average_flip must be True or False"):
+        model.predict_proba(images)

@@ -208,3 +208,11 @@ def test_check_int():
     for bad in (1, 2.0, True, np.bool_(True), "3", None):
         with pytest.raises(ValueError, match="n must be an integer >= 2"):
             check_int(bad, "n", 2)
+
+
+def test_check_bool():
+    from chm._validation import check_bool
+    assert check_bool(True, "b") is True and check_bool(np.bool_(False), "b") is False
+    for bad in (1, 0, "True", None, 1.0):
+        with pytest.raises(ValueError, match="b must be True or False"):
+            check_bool(bad, "b")
