@@ -17,8 +17,8 @@ Pieces:
 - :func:`markdown_table`, :func:`write_csv`, :func:`command_line` write the
   reports;
 - :func:`plot_error_curves` draws error vs a row key with std bars;
-- :func:`share_fits` and :func:`mrf_and_plain_maps` let one trial report a
-  model with and without its MRF from a single fit (the MRF's final fit on
+- :func:`share_fits`, :func:`mrf_trial` and :func:`mrf_and_plain_maps` let
+  one trial report a model with and without its MRF from a single fit (the MRF's final fit on
   all labels *is* the plain model: same data, same seed);
 - :func:`with_fit_time` gives an estimator class a ``fit_time_`` attribute.
 """
@@ -210,6 +210,78 @@ def mrf_and_plain_maps(model, images):
     return {"mrf": smoothed, "plain": plain, "proba_seconds": proba_s,
             "smooth_seconds": smooth_s, "argmax_seconds": argmax_s,
             "mrf_lambda": float(model.weight_), "mrf_cv_accuracy": cv_accuracy}
+
+
+def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_images=None,
+              random_state=None, plain_method=None, host_method="supervised+mrf", plain_extra=None,
+              **extra):
+    """Fit :class:`chm.mrf.MRFSegmenter` on ``estimator`` and score it, with and without the MRF.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The plain model (unfitted), with a ``fit_time_`` attribute after fit.
+    train_x, labels, test_x, test_y : lists of ndarray
+        Training images and their sparse labels; test images and their truth.
+    panels : list of int or None
+        Test images whose label maps are kept for figures.
+    cv, cv_images, random_state
+        Passed to :class:`chm.mrf.MRFSegmenter` (lambda search).
+    plain_method : str or None
+        When given, also report the MRF's final fit (the plain model, same data
+        and seed) under this method name, from the same probability maps.
+    host_method : str
+        Method name of the MRF run (``shared_fit`` of the plain run).
+    plain_extra : dict or None
+        Extra keys of the plain run only.
+    **extra
+        Keys of both runs (data sizes, ...).
+
+    Returns
+    -------
+    list of dict
+        The MRF run (``mrf_lambda``, ``mrf_cv_accuracy``), then the plain run
+        when ``plain_method`` is set. ``fit_seconds`` of the MRF run covers the
+        lambda search and the final fit.
+    """
+    from chm.mrf import MRFSegmenter
+
+    model = MRFSegmenter(estimator, cv=cv, n_jobs=1, cv_images=cv_images,
+                         random_state=random_state)
+    t0 = time.perf_counter()
+    model.fit(train_x, labels)
+    fit_s = time.perf_counter() - t0
+    maps = mrf_and_plain_maps(model, test_x)
+    runs = [trial_result(maps["mrf"], test_y, fit_s,
+                         maps["proba_seconds"] + maps["smooth_seconds"], panels, **extra,
+                         mrf_lambda=maps["mrf_lambda"], mrf_cv_accuracy=maps["mrf_cv_accuracy"])]
+    if plain_method is not None:
+        runs.append(trial_result(maps["plain"], test_y, model.estimator_.fit_time_,
+                                 maps["proba_seconds"] + maps["argmax_seconds"], panels,
+                                 method=plain_method, **extra, **(plain_extra or {}),
+                                 shared_fit=host_method))
+    return runs, model
+
+
+def mrf_note(name, source, solver, cv, cv_images, lambdas):
+    """Report line of an MRF method: how lambda was chosen, and the lambdas chosen.
+
+    ``name`` is the method's display name, ``source`` the model whose maps are
+    smoothed (e.g. ``"the supervised"``), ``solver`` the graph-cut algorithm.
+    """
+    return (f"- {name}: Potts MRF on {source} probability maps ({solver}); lambda chosen by "
+            f"{cv}-fold cross-validation over held-out labeled training pixels only "
+            f"(MRFSegmenter, default grid {mrf_grid_text()}"
+            + (f", each fold scored on {cv_images} random training images" if cv_images else "")
+            + ")" + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "")
+            + ".")
+
+
+def add_mrf_cv_images_argument(parser):
+    """``--mrf-cv-images N``: images scored per fold of the MRF's lambda search."""
+    parser.add_argument("--mrf-cv-images", type=int, default=None, metavar="N",
+                        help="MRF methods: score each cross-validation fold of lambda on N "
+                             "random training images (MRFSegmenter(cv_images=N); default: all)")
 
 
 _TIMED_CLASSES = {}

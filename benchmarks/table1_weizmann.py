@@ -174,23 +174,10 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
     n_px = int(sum(int((lab >= 0).sum()) for lab in labels))
 
     if method == "supervised+mrf":
-        from chm.mrf import MRFSegmenter
-
-        model = MRFSegmenter(_chm(_config, seed, tv_weight=0.0), cv=MRF_CV, n_jobs=1,
-                             random_state=seed)
-        t0 = time.perf_counter()
-        model.fit(train_x, labels)
-        fit_s = time.perf_counter() - t0
-        maps = _harness.mrf_and_plain_maps(model, test_x)
-        runs = [_harness.trial_result(maps["mrf"], test_y, fit_s,
-                                      maps["proba_seconds"] + maps["smooth_seconds"], _panels,
-                                      n_train_px=n_px, mrf_lambda=maps["mrf_lambda"],
-                                      mrf_cv_accuracy=maps["mrf_cv_accuracy"])]
-        if _with_supervised:
-            runs.append(_harness.trial_result(maps["plain"], test_y, model.estimator_.fit_time_,
-                                              maps["proba_seconds"] + maps["argmax_seconds"],
-                                              _panels, method="supervised", n_train_px=n_px,
-                                              shared_fit="supervised+mrf"))
+        runs, _ = _harness.mrf_trial(
+            _chm(_config, seed, tv_weight=0.0), train_x, labels, test_x, test_y, _panels,
+            cv=MRF_CV, cv_images=_config.get("mrf_cv_images"), random_state=seed,
+            plain_method="supervised" if _with_supervised else None, n_train_px=n_px)
         return runs
 
     if method in ("supervised", "dense"):
@@ -231,6 +218,7 @@ def parse_args(argv=None):
     parser.add_argument("--chm-params", default="{}",
                         help="JSON dict of CHM parameters shared by all methods, e.g. "
                              "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
+    _harness.add_mrf_cv_images_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel trials (-1 = all cores)")
     _harness.add_feature_cache_argument(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
@@ -339,11 +327,8 @@ def write_report(args, runs, wall, argv, out):
         "supervised": "- supervised: CHM(tv_weight=0)."
         + (" Reported from the supervised + MRF trial: the MRF's final fit on all labels is "
            "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
-        "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
-        f"(graph cut); lambda chosen by {MRF_CV}-fold cross-validation over held-out labeled "
-        f"training pixels only (MRFSegmenter, default grid "
-        f"{_harness.mrf_grid_text()})"
-        + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
+        "supervised+mrf": _harness.mrf_note(NAMES["supervised+mrf"], "the supervised", "graph cut",
+                                            MRF_CV, args.mrf_cv_images, lambdas),
         "supervised+l2": f"- supervised + L2: CHM(tv_weight=0, weight_decay={args.l2:g}); the "
         f"weight decay is a fixed value given by `--l2`, not tuned.",
         "tv": f"- TV: CHM with tv_weight={args.chm_params.get('tv_weight', _default_tv_weight()):g}"
@@ -424,7 +409,8 @@ def main(argv=None):
     data = {"synthetic": args.synthetic} if args.synthetic else {"root": args.data_root}
     train_x, train_y, test_x, test_y = load_data(data)
     panels = _harness.panel_indices(len(test_x), 5)
-    config = {"data": data, "chm_params": args.chm_params, "l2": args.l2}
+    config = {"data": data, "chm_params": args.chm_params, "l2": args.l2,
+              "mrf_cv_images": args.mrf_cv_images}
     with _harness.feature_cache(args.feature_cache) as cache:
         config["feature_cache"] = cache
         trials = make_trials(args, config, panels)

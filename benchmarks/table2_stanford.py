@@ -29,7 +29,10 @@ its settings are shared through ``--convnet-params``):
   ``--dense-px`` random known pixels per training image (0: every known
   pixel); run once per fold and draw, not per size;
 - ``chm-supervised`` and ``chm-tv``: :class:`chm.CHM` with ``tv_weight=0`` and
-  with its default total-variation weight (settings: ``--chm-params``).
+  with its default total-variation weight (settings: ``--chm-params``);
+  ``chm-supervised+mrf``: the Potts MRF on ``chm-supervised``, with lambda
+  chosen as for ``supervised+mrf`` (and shared with ``chm-supervised`` in the
+  same way).
 
 Trials run one after the other by default (``--n-jobs 1``): each ConvNet fit
 already uses every core through torch's threads. With ``--n-jobs K`` the
@@ -100,7 +103,7 @@ import _harness  # noqa: E402
 _harness.ship_by_value(__name__)
 
 CONVNET_METHODS = ("supervised", "supervised+mrf", "tv", "dense")
-CHM_METHODS = ("chm-supervised", "chm-tv")
+CHM_METHODS = ("chm-supervised", "chm-supervised+mrf", "chm-tv")
 METHODS = CONVNET_METHODS + CHM_METHODS
 QUICK_METHODS = ("supervised", "tv")
 SIZES = (10, 20, 30, 40, 50)
@@ -109,6 +112,8 @@ N_FOLDS = 5
 FOLDS = tuple(range(N_FOLDS))
 FOLD_SEED = 0
 MRF_CV = 3
+#: MRF methods and the plain method each one also reports from its final fit.
+MRF_HOSTS = {"supervised+mrf": "supervised", "chm-supervised+mrf": "chm-supervised"}
 N_PANELS = 4
 
 #: ConvNet settings of ``--quick`` (explicit ``--convnet-params`` win): a
@@ -129,6 +134,7 @@ NAMES = {
     "tv": "TV",
     "dense": "dense labels",
     "chm-supervised": "CHM supervised",
+    "chm-supervised+mrf": "CHM supervised + MRF",
     "chm-tv": "CHM + TV",
 }
 
@@ -256,29 +262,20 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     info = {"n_train_images": len(train_x), "n_test_images": len(test_x),
             "n_train_px": int(sum(int((lab >= 0).sum()) for lab in labels))}
 
-    if method == "supervised+mrf":
-        from chm.mrf import MRFSegmenter
-
-        model = MRFSegmenter(_convnet(_config, seed, tv_weight=0.0), cv=MRF_CV, n_jobs=1,
-                             cv_images=_config.get("mrf_cv_images"),
-                             random_state=seed)
-        t0 = time.perf_counter()
-        model.fit(train_x, labels)
-        fit_s = time.perf_counter() - t0
+    if method in MRF_HOSTS:
+        chm_backend = method in CHM_METHODS
+        base = (_chm(_config, seed, tv_weight=0.0) if chm_backend
+                else _convnet(_config, seed, tv_weight=0.0))
+        runs, model = _harness.mrf_trial(
+            base, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
+            cv_images=_config.get("mrf_cv_images"), random_state=seed,
+            plain_method=MRF_HOSTS[method] if _with_supervised else None, host_method=method,
+            **info, tv_weight=0.0)
         net = model.estimator_
-        seen = len(train_x) * net.n_epochs
-        maps = _harness.mrf_and_plain_maps(model, test_x)
-        runs = [_harness.trial_result(maps["mrf"], test_y, fit_s,
-                        maps["proba_seconds"] + maps["smooth_seconds"], _panels, **info,
-                        train_images_per_s=(MRF_CV + 1) * seen / fit_s, tv_weight=0.0,
-                        mrf_lambda=maps["mrf_lambda"], mrf_cv_accuracy=maps["mrf_cv_accuracy"],
-                        device=_device(net))]
-        if _with_supervised:
-            runs.append(_harness.trial_result(maps["plain"], test_y, net.fit_time_,
-                                maps["proba_seconds"] + maps["argmax_seconds"], _panels,
-                                method="supervised", **info,
-                                train_images_per_s=seen / net.fit_time_, tv_weight=0.0,
-                                device=_device(net), shared_fit="supervised+mrf"))
+        seen = len(train_x) * (net.epochs if chm_backend else net.n_epochs)
+        for run, fits, seconds in zip(runs, (MRF_CV + 1, 1), (runs[0]["fit_seconds"], net.fit_time_)):
+            run["train_images_per_s"] = fits * seen / seconds
+            run["device"] = _device(net)
         return runs
 
     if method in ("supervised", "dense"):
@@ -327,9 +324,7 @@ def parse_args(argv=None):
     parser.add_argument("--dense-px", type=int, default=1000,
                         help="labeled pixels per image of the dense reference; 0 = every known "
                              "pixel (default 1000)")
-    parser.add_argument("--mrf-cv-images", type=int, default=None, metavar="N",
-                        help="supervised+mrf: score each cross-validation fold of lambda on N "
-                             "random training images (MRFSegmenter(cv_images=N); default: all)")
+    _harness.add_mrf_cv_images_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
@@ -392,7 +387,8 @@ def make_trials(args, config, panels):
     """Trial dicts, the slowest (MRF cross-validation) first."""
     first = (args.sizes[0], args.folds[0], args.seeds[0])
     trials = []
-    order = ["supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv", "supervised"]
+    order = ["supervised+mrf", "chm-supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv",
+             "supervised"]
     for method in order:
         if method not in args.methods:
             continue
@@ -411,8 +407,9 @@ def make_trials(args, config, panels):
                     if (size, fold, seed) == first and method in ("supervised", "tv"):
                         t["_panels"] = panels
                     trials.append(t)
-    return _harness.share_fits(trials, "supervised+mrf", "supervised",
-                               keys=["n_labeled", "fold", "seed"])
+    for host, guest in MRF_HOSTS.items():
+        trials = _harness.share_fits(trials, host, guest, keys=["n_labeled", "fold", "seed"])
+    return trials
 
 
 def _threads(n_jobs):
@@ -460,7 +457,6 @@ def write_report(args, runs, wall, argv, out, n_images):
     time_table = _harness.markdown_table(
         ["method", "mean fit (s)", "mean predict (s)", "training images/s", "runs"], time_rows)
 
-    lambdas = [r["mrf_lambda"] for r in ok if r["method"] == "supervised+mrf"]
     devices = sorted({r["device"] for r in ok if r.get("device")})
     if args.synthetic:
         data_desc = (f"{args.synthetic} synthetic 4-class RGB images (chm.synthetic.make_shapes) "
@@ -473,22 +469,17 @@ def write_report(args, runs, wall, argv, out, n_images):
     convnet_desc = json.dumps(args.convnet_params)
     chm_desc = json.dumps(args.chm_params) if args.chm_params else "CHM defaults"
     with_chm = any(m in CHM_METHODS for m in args.methods)
+    with_convnet = any(m in CONVNET_METHODS for m in args.methods)
     describe = {
-        "supervised": "- supervised: ConvNet(tv_weight=0)."
-        + (" Reported from the supervised + MRF trial: the MRF's final fit on all labels is "
-           "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
-        "supervised+mrf": f"- supervised + MRF: Potts MRF on the supervised probability maps "
-        f"(alpha-expansion); lambda chosen by {MRF_CV}-fold cross-validation over held-out "
-        f"labeled training pixels only (MRFSegmenter, default grid {_harness.mrf_grid_text()}"
-        + (f", each fold scored on {args.mrf_cv_images} random training images"
-           if args.mrf_cv_images else "") + ")"
-        + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "") + ".",
+        "supervised": "- supervised: ConvNet(tv_weight=0)." + _shared_note(args, "supervised"),
+        "supervised+mrf": _mrf_note(args, ok, "supervised+mrf", "the supervised"),
         "tv": lambda: f"- TV: ConvNet with tv_weight={_tv_weight(args, 'tv')}.",
         "dense": "- dense labels: ConvNet(tv_weight=0) trained with "
         + ("every known training pixel labeled" if args.dense_px == 0
            else f"{args.dense_px} random known pixels per training image")
         + ", one run per fold and draw.",
-        "chm-supervised": "- CHM supervised: CHM(tv_weight=0).",
+        "chm-supervised": "- CHM supervised: CHM(tv_weight=0)." + _shared_note(args, "chm-supervised"),
+        "chm-supervised+mrf": _mrf_note(args, ok, "chm-supervised+mrf", "the CHM supervised"),
         "chm-tv": lambda: f"- CHM + TV: CHM with tv_weight={_tv_weight(args, 'chm-tv')}.",
     }
     palette = ", ".join(f"{name} {color}" for name, color in PALETTE)
@@ -504,7 +495,7 @@ def write_report(args, runs, wall, argv, out, n_images):
         "- Cells: mean ± sample std over folds x draws of the pixel error on all known pixels "
         "of the fold's test images (mean alone for a single run).",
         f"- Shared ConvNet parameters: {convnet_desc}; `random_state` = draw seed; "
-        f"device: {', '.join(devices) or '—'}.",
+        f"device: {', '.join(devices) or '—'}." if with_convnet else None,
         f"- Shared CHM parameters: {chm_desc}; `random_state` = draw seed." if with_chm else None,
         *[describe[m]() if callable(describe[m]) else describe[m] for m in args.methods],
         "",
@@ -545,6 +536,22 @@ def write_report(args, runs, wall, argv, out, n_images):
         references=refs, paper={m: PAPER[m] for m in ("supervised", "tv")}, names=NAMES,
         title="Stanford Background" + (" (synthetic data)" if args.synthetic else ""))
     return text
+
+
+def _shared_note(args, method):
+    """Says that ``method`` is reported from its MRF trial, when that one runs too."""
+    host = {guest: host for host, guest in MRF_HOSTS.items()}[method]
+    if host not in args.methods:
+        return ""
+    return (" Reported from the " + NAMES[host] + " trial: the MRF's final fit on all labels is "
+            "this model (same data and seed).")
+
+
+def _mrf_note(args, ok, method, source):
+    """Report line of an MRF method (:func:`_harness.mrf_note`)."""
+    lambdas = [r["mrf_lambda"] for r in ok if r["method"] == method]
+    return _harness.mrf_note(NAMES[method], source, "alpha-expansion", MRF_CV,
+                             args.mrf_cv_images, lambdas)
 
 
 def _tv_weight(args, method):
@@ -612,8 +619,9 @@ def main(argv=None):
           f"methods {args.methods}; {len(trials)} trials, n_jobs={args.n_jobs}, "
           f"{args.convnet_params.get('n_jobs', config['threads'])} thread(s) per ConvNet, "
           f"{config['threads']} per CHM", flush=True)
-    print(f"shared ConvNet parameters: {json.dumps(args.convnet_params)}", flush=True)
-    if args.chm_params:
+    if any(m in CONVNET_METHODS for m in args.methods):
+        print(f"shared ConvNet parameters: {json.dumps(args.convnet_params)}", flush=True)
+    if args.chm_params and any(m in CHM_METHODS for m in args.methods):
         print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
 
     with _harness.feature_cache(args.feature_cache) as cache:

@@ -7,6 +7,8 @@ Potts weight ``lambda`` by cross-validation over held-out labeled pixels
 :data:`DEFAULT_WEIGHTS` are also importable from :mod:`chm.mrf`.
 """
 
+import warnings
+
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
@@ -110,7 +112,8 @@ class MRFSegmenter(BaseEstimator):
     maps of the training images are smoothed with every weight of the grid
     and the accuracy is measured on the held-out pixels (pooled over images).
     The weight with the best accuracy averaged over folds, ``cv_scores_``,
-    is kept.  Ties go to the **smallest** weight: held-out sparse labels
+    is kept; a ``UserWarning`` says so when it is the largest weight of the
+    grid, since the best weight may then lie beyond it.  Ties go to the **smallest** weight: held-out sparse labels
     can show that smoothing removes isolated errors, but they rarely sit on
     object boundaries or thin structures, which is where extra smoothing
     does harm, so among equally scored weights the least smoothing is the
@@ -243,6 +246,11 @@ class MRFSegmenter(BaseEstimator):
             self.cv_scores_ = fold_scores.mean(axis=0)
             best = np.flatnonzero(self.cv_scores_ >= self.cv_scores_.max() - 1e-12)[0]
             self.weight_ = float(grid[best])
+            if best == grid.size - 1:
+                warnings.warn(f"the chosen smoothing weight {self.weight_:g} is the largest of "
+                              f"the grid and scored better than every smaller one; a larger "
+                              f"weight may score better still: pass a grid reaching further "
+                              f"(weights=...)", UserWarning, stacklevel=2)
         self.estimator_ = clone(self.estimator).fit(images, labels)
         return self
 

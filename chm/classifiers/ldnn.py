@@ -5,7 +5,10 @@ One LDNN per class (a single one for two classes) computes
     f(x) = 1 - prod_{i=1..N} (1 - prod_{j=1..M} sigma(w_ij . x + b_ij)),
 
 a disjunction of N conjunctions of M sigmoid half-spaces. With more than two
-classes the per-class outputs are normalised to sum to one. Weights start from
+classes the per-class outputs are normalised to sum to one,
+``P_k = (f_k + eps / K) / (sum_c f_c + eps)``: the small ``eps`` keeps the
+normalisation defined where every class output underflows to 0, and gives
+the uniform distribution there. Weights start from
 k-means: positives are clustered into N groups and negatives into M groups,
 and discriminant (i, j) is the hyperplane halfway between positive centroid i
 and negative centroid j, pointing to the positive side.
@@ -123,7 +126,7 @@ class LDNNStage(StageClassifier):
         if self.n_classes_ == 2:
             return binary_to_two_columns(f[:, 0]), (z, f)
         total = f.sum(axis=1, keepdims=True) + _EPS
-        return f / total, (z, f)
+        return (f + _EPS / self.n_classes_) / total, (z, f)
 
     def backward(self, X, cache, dP):
         z, f = cache
@@ -131,7 +134,7 @@ class LDNNStage(StageClassifier):
             df = (dP[:, 1] - dP[:, 0])[:, None]
         else:
             total = f.sum(axis=1, keepdims=True) + _EPS
-            P = f / total
+            P = (f + _EPS / self.n_classes_) / total
             df = (dP - (dP * P).sum(axis=1, keepdims=True)) / total
         dz = np.concatenate([_backward(zk, np.ascontiguousarray(df[:, k]), self.n_groups, self.n_disc)
                              for k, zk in enumerate(self._nets(z))], axis=1)

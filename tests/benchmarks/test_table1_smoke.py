@@ -23,7 +23,7 @@ def table1():
 def test_quick_synthetic_writes_all_outputs(table1, tmp_path, capsys):
     out = tmp_path / "t1"
     rc = table1.main(["--quick", "--synthetic", "4", "--chm-params", TINY,
-                      "--n-jobs", "2", "--out", str(out)])
+                      "--mrf-cv-images", "1", "--n-jobs", "2", "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "method=supervised+mrf" in printed and "pixel_error=" in printed
@@ -48,6 +48,7 @@ def test_quick_synthetic_writes_all_outputs(table1, tmp_path, capsys):
     assert "| labeled px / image |" in text
     assert "23.81" in text and "11.98" in text and "5.73" in text  # the paper's figures
     assert "Total wall time" in text and "--synthetic 4" in text
+    assert "each fold scored on 1 random training images" in text
 
 
 def test_trial_is_deterministic(table1):

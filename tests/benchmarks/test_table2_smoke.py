@@ -75,21 +75,29 @@ def test_all_methods_share_the_supervised_fit(table2, tmp_path):
     assert float(by_method["supervised+mrf"]["mrf_lambda"]) >= 0
     assert by_method["supervised"]["shared_fit"] == "supervised+mrf"
     assert by_method["supervised"]["trial"] == by_method["supervised+mrf"]["trial"]
+    assert float(by_method["chm-supervised+mrf"]["mrf_lambda"]) >= 0
+    assert by_method["chm-supervised"]["shared_fit"] == "chm-supervised+mrf"
+    assert by_method["chm-supervised"]["trial"] == by_method["chm-supervised+mrf"]["trial"]
     assert by_method["dense"]["n_labeled"] == "50"
     text = (out / "table2.md").read_text()
     assert "dense (50 px/img)" in text and "CHM + TV" in text
+    assert "CHM supervised + MRF: Potts MRF on the CHM supervised probability maps" in text
+    assert "Reported from the CHM supervised + MRF trial" in text
     assert "each fold scored on 2 random training images" in text
 
 
-def test_shared_supervised_run_equals_standalone_fit(table2):
+@pytest.mark.parametrize("host, guest", [("supervised+mrf", "supervised"),
+                                         ("chm-supervised+mrf", "chm-supervised")])
+def test_shared_supervised_run_equals_standalone_fit(table2, host, guest):
     config = {"data": {"synthetic": 6}, "convnet_params": TINY_CONVNET, "chm_params": TINY_CHM,
               "threads": 1}
-    alone = table2.stanford_trial("supervised", 10, 1, 3, config)
-    again = table2.stanford_trial("supervised", 10, 1, 3, config)
+    alone = table2.stanford_trial(guest, 10, 1, 3, config)
+    again = table2.stanford_trial(guest, 10, 1, 3, config)
     assert alone[0]["pixel_error"] == again[0]["pixel_error"]
-    shared = table2.stanford_trial("supervised+mrf", 10, 1, 3, config, _with_supervised=True)
-    assert [r.get("method") for r in shared] == [None, "supervised"]
+    shared = table2.stanford_trial(host, 10, 1, 3, config, _with_supervised=True)
+    assert [r.get("method") for r in shared] == [None, guest]
     assert shared[1]["pixel_error"] == alone[0]["pixel_error"]
+    assert shared[0]["mrf_lambda"] >= 0
 
 
 def test_share_fits_merges_matching_trials(table2):

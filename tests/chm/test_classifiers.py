@@ -28,6 +28,24 @@ def test_ldnn_output_is_disjunction_of_conjunctions():
     assert ldnn_forward_kernel(z_off, 2, 2)[0] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_multiclass_ldnn_is_uniform_where_every_class_output_vanishes():
+    """All per-class outputs 0 (every conjunction off): no 0/0, the classes tie."""
+    stage = LDNNStage(3, n_groups=2, n_disc=2)
+    width = 2 * 2
+    stage.params_ = [np.zeros((1, 3 * width), np.float32),
+                     np.full(3 * width, -60.0, np.float32)]  # every sigmoid ~ 1e-26
+    X = np.zeros((5, 1), np.float32)
+    P, _ = stage.forward(X)
+    assert np.all(np.isfinite(P))
+    np.testing.assert_allclose(P, 1.0 / 3.0, rtol=1e-5)
+    # normal outputs are still normalised class outputs
+    stage.params_[1][:] = 0.0
+    stage.params_[1][:width] = 60.0  # class 0: every sigmoid ~ 1
+    P, (_, f) = stage.forward(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(P, f / f.sum(axis=1, keepdims=True), atol=1e-6)
+
+
 def _numeric_grad(fn, params, eps=1e-3):
     out = []
     for p in params:

@@ -1,5 +1,6 @@
 """Tests of the Potts MRF smoothing (chm.mrf)."""
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -395,6 +396,21 @@ def test_segmenter_ties_go_to_smallest_weight(rng):
     assert seg.weight_ == 0.0
 
 
+def test_segmenter_warns_when_the_largest_weight_wins():
+    rng = np.random.default_rng(3)
+    images, _, sparse = noisy_squares(rng)
+    # smoothing helps on these noisy squares (test above), so a grid stopping at a tiny
+    # weight is won by its top end
+    with pytest.warns(UserWarning, match="largest of the grid"):
+        seg = MRFSegmenter(PixelLogistic(), weights=[0.0, 0.05], cv=3, random_state=0).fit(images, sparse)
+    assert seg.weight_ == 0.05 and seg.cv_scores_[1] > seg.cv_scores_[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an interior optimum: no warning
+        seg = MRFSegmenter(PixelLogistic(), weights=[0.0, seg.weight_ * 10, 1e4], cv=3,
+                           random_state=0).fit(images, sparse)
+    assert seg.weight_ < 1e4
+
+
 def test_segmenter_single_weight_and_sklearn_api(rng):
     images, truth, sparse = noisy_squares(rng, n_images=2, size=24, n_labeled=20, rgb=True)
     seg = MRFSegmenter(PixelLogistic(C=0.5), weights=1.5, contrast=True, random_state=0)
@@ -415,6 +431,7 @@ def test_segmenter_single_weight_and_sklearn_api(rng):
     clone(MRFSegmenter(PixelLogistic(), weights=np.r_[0, 1.0]))
 
 
+@pytest.mark.filterwarnings("ignore:the chosen smoothing weight")
 def test_segmenter_maps_arbitrary_class_labels_and_parallel_jobs():
     rng = np.random.default_rng(7)
     images, truth, sparse = noisy_squares(rng, n_images=3, size=24, n_labeled=20)
