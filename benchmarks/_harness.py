@@ -277,6 +277,14 @@ def mrf_note(name, source, solver, cv, cv_images, lambdas):
             + ".")
 
 
+#: Report line of the ``forest`` method of the table benchmarks.
+FOREST_NOTE = ("- RF (scikit-image features): chm.baselines.ForestSegmenter with its defaults, "
+               "the pixel classifier of scikit-image's trainable segmentation and of ilastik: a "
+               "random forest (100 trees) on multi-scale Gaussian intensity, gradient magnitude "
+               "and Hessian eigenvalues (skimage.feature.multiscale_basic_features, sigma 0.5 to "
+               "16); `random_state` = draw seed; no spatial term.")
+
+
 def add_mrf_cv_images_argument(parser):
     """``--mrf-cv-images N``: images scored per fold of the MRF's lambda search."""
     parser.add_argument("--mrf-cv-images", type=int, default=None, metavar="N",

@@ -16,6 +16,9 @@ pixels of the test images:
 - ``supervised+l2``: CHM with ``tv_weight=0`` and ``weight_decay=--l2``, a
   fixed value (not tuned on the test set, nor on anything else);
 - ``tv``: CHM with its default total-variation weight;
+- ``forest``: the pixel classifier of scikit-image's trainable segmentation
+  and ilastik (:class:`chm.baselines.ForestSegmenter`: a random forest on
+  multi-scale intensity, gradient and Hessian features, default settings);
 - ``dense``: a dense-label reference, CHM with ``tv_weight=0`` trained with
   every training pixel labeled (or ``--dense-px`` random pixels per image);
   run once per seed, not per size.
@@ -51,8 +54,7 @@ import _harness  # noqa: E402
 
 _harness.ship_by_value(__name__)
 
-METHODS = ("supervised", "supervised+mrf", "supervised+l2", "tv", "dense")
-SPARSE_METHODS = METHODS[:-1]
+METHODS = ("supervised", "supervised+mrf", "supervised+l2", "tv", "forest", "dense")
 QUICK_METHODS = ("supervised", "supervised+mrf", "tv")
 SIZES = (10, 20, 30, 40, 50)
 SEEDS = (0, 1, 2, 3, 4)
@@ -72,6 +74,7 @@ NAMES = {
     "supervised+mrf": "supervised + MRF",
     "supervised+l2": "supervised + L2",
     "tv": "TV",
+    "forest": "RF (scikit-image features)",
     "dense": "dense labels",
 }
 
@@ -186,13 +189,19 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
         model = _chm(_config, seed, tv_weight=0.0, weight_decay=float(_config["l2"]))
     elif method == "tv":
         model = _chm(_config, seed)
+    elif method == "forest":
+        from chm.baselines import ForestSegmenter
+
+        model = ForestSegmenter(random_state=seed, n_jobs=1)
     else:
         raise ValueError(f"unknown method {method!r}")
     t0 = time.perf_counter()
     model.fit(train_x, labels)
     fit_s = time.perf_counter() - t0
     maps, pred_s = _timed_predict(model, test_x)
-    extra = {"n_train_px": n_px, "tv_weight": float(model.tv_weight)}
+    extra = {"n_train_px": n_px}
+    if method != "forest":
+        extra["tv_weight"] = float(model.tv_weight)
     if method == "supervised+l2":
         extra["weight_decay"] = float(model.weight_decay)
     return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **extra)]
@@ -254,7 +263,7 @@ def make_trials(args, config, panels):
     shared = "supervised+mrf" in methods and "supervised" in methods
     first = (args.sizes[0], args.seeds[0])
     trials = []
-    order = ["supervised+mrf", "dense", "tv", "supervised+l2", "supervised"]
+    order = ["supervised+mrf", "dense", "tv", "forest", "supervised+l2", "supervised"]
     for method in order:
         if method not in methods or (method == "supervised" and shared):
             continue
@@ -333,6 +342,7 @@ def write_report(args, runs, wall, argv, out):
         f"weight decay is a fixed value given by `--l2`, not tuned.",
         "tv": f"- TV: CHM with tv_weight={args.chm_params.get('tv_weight', _default_tv_weight()):g}"
         + (" (from --chm-params)." if "tv_weight" in args.chm_params else " (the default)."),
+        "forest": _harness.FOREST_NOTE,
         "dense": "- dense labels: CHM(tv_weight=0) trained with "
         + ("every training pixel labeled" if args.dense_px == 0
            else f"{args.dense_px} random labeled pixels per training image (all pixels known)")

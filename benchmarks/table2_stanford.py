@@ -32,7 +32,9 @@ its settings are shared through ``--convnet-params``):
   with its default total-variation weight (settings: ``--chm-params``);
   ``chm-supervised+mrf``: the Potts MRF on ``chm-supervised``, with lambda
   chosen as for ``supervised+mrf`` (and shared with ``chm-supervised`` in the
-  same way).
+  same way);
+- ``forest``: the pixel classifier of scikit-image's trainable segmentation
+  and ilastik (:class:`chm.baselines.ForestSegmenter`, default settings).
 
 Trials run one after the other by default (``--n-jobs 1``): each ConvNet fit
 already uses every core through torch's threads. With ``--n-jobs K`` the
@@ -104,7 +106,8 @@ _harness.ship_by_value(__name__)
 
 CONVNET_METHODS = ("supervised", "supervised+mrf", "tv", "dense")
 CHM_METHODS = ("chm-supervised", "chm-supervised+mrf", "chm-tv")
-METHODS = CONVNET_METHODS + CHM_METHODS
+BASELINE_METHODS = ("forest",)
+METHODS = CONVNET_METHODS + CHM_METHODS + BASELINE_METHODS
 QUICK_METHODS = ("supervised", "tv")
 SIZES = (10, 20, 30, 40, 50)
 SEEDS = (0, 1, 2, 3, 4)
@@ -136,6 +139,7 @@ NAMES = {
     "chm-supervised": "CHM supervised",
     "chm-supervised+mrf": "CHM supervised + MRF",
     "chm-tv": "CHM + TV",
+    "forest": "RF (scikit-image features)",
 }
 
 #: Fixed colours of the 8 classes in the sample figure (unknown pixels: black).
@@ -286,6 +290,10 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
         model = _chm(_config, seed, tv_weight=0.0)
     elif method == "chm-tv":
         model = _chm(_config, seed)
+    elif method == "forest":
+        from chm.baselines import ForestSegmenter
+
+        model = ForestSegmenter(random_state=seed, n_jobs=_config["threads"])
     else:
         raise ValueError(f"unknown method {method!r}")
     t0 = time.perf_counter()
@@ -294,10 +302,10 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     t0 = time.perf_counter()
     maps = model.predict(test_x)
     pred_s = time.perf_counter() - t0
-    epochs = model.epochs if method in CHM_METHODS else model.n_epochs
+    epochs = getattr(model, "epochs", getattr(model, "n_epochs", 1))
     return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **info,
                     train_images_per_s=len(train_x) * epochs / fit_s,
-                    tv_weight=float(model.tv_weight), device=_device(model))]
+                    tv_weight=float(getattr(model, "tv_weight", 0.0)), device=_device(model))]
 
 
 # ---------------------------------------------------------------------------
@@ -388,7 +396,7 @@ def make_trials(args, config, panels):
     first = (args.sizes[0], args.folds[0], args.seeds[0])
     trials = []
     order = ["supervised+mrf", "chm-supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv",
-             "supervised"]
+             "forest", "supervised"]
     for method in order:
         if method not in args.methods:
             continue
@@ -481,6 +489,7 @@ def write_report(args, runs, wall, argv, out, n_images):
         "chm-supervised": "- CHM supervised: CHM(tv_weight=0)." + _shared_note(args, "chm-supervised"),
         "chm-supervised+mrf": _mrf_note(args, ok, "chm-supervised+mrf", "the CHM supervised"),
         "chm-tv": lambda: f"- CHM + TV: CHM with tv_weight={_tv_weight(args, 'chm-tv')}.",
+        "forest": _harness.FOREST_NOTE,
     }
     palette = ", ".join(f"{name} {color}" for name, color in PALETTE)
     lines = [
@@ -511,7 +520,7 @@ def write_report(args, runs, wall, argv, out, n_images):
         "",
         "Training images/s: training images x epochs / fit seconds, over all the fits of a run "
         f"(supervised + MRF: {MRF_CV} cross-validation fits and the final one; CHM: its epochs "
-        "per stage classifier).",
+        "per stage classifier; RF: one pass).",
         "",
         time_table,
         "",

@@ -58,6 +58,9 @@ def test_trial_is_deterministic(table1):
     b = table1.weizmann_trial("supervised+l2", 10, 3, config)
     assert a[0]["pixel_error"] == b[0]["pixel_error"]
     assert a[0]["weight_decay"] == 1e-3
+    forest = table1.weizmann_trial("forest", 10, 3, config)
+    assert forest[0]["pixel_error"] == table1.weizmann_trial("forest", 10, 3, config)[0]["pixel_error"]
+    assert 0.0 <= forest[0]["pixel_error"] < 0.5
     # the supervised run reported by the MRF trial is the same model as a standalone one
     alone = table1.weizmann_trial("supervised", 10, 3, config)
     shared = table1.weizmann_trial("supervised+mrf", 10, 3, config, _with_supervised=True)

@@ -84,6 +84,7 @@ def test_all_methods_share_the_supervised_fit(table2, tmp_path):
     assert "CHM supervised + MRF: Potts MRF on the CHM supervised probability maps" in text
     assert "Reported from the CHM supervised + MRF trial" in text
     assert "each fold scored on 2 random training images" in text
+    assert "RF (scikit-image features): chm.baselines.ForestSegmenter" in text
 
 
 @pytest.mark.parametrize("host, guest", [("supervised+mrf", "supervised"),
