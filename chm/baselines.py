@@ -20,12 +20,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as val
-from .metrics import pixel_error
+from .base import SegmenterMixin
 
 __all__ = ["ForestSegmenter"]
 
 
-class ForestSegmenter(BaseEstimator):
+class ForestSegmenter(SegmenterMixin, BaseEstimator):
     """Random forest on multi-scale local features (scikit-image / ilastik style).
 
     Parameters
@@ -70,6 +70,9 @@ class ForestSegmenter(BaseEstimator):
         self.texture = texture
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    def _check_fitted(self):
+        check_is_fitted(self, "forest_")
 
     def _check_params(self):
         val.check_int(self.n_estimators, "n_estimators", 1)
@@ -147,7 +150,7 @@ class ForestSegmenter(BaseEstimator):
         list of ndarray of float32, shape (H, W, n_classes)
             Channel ``k`` is class ``classes_[k]``; each pixel sums to 1.
         """
-        check_is_fitted(self, "forest_")
+        self._check_fitted()
         images = val.check_images(images)
         n_ch = 1 if images[0].ndim == 2 else images[0].shape[2]
         if n_ch != self.n_channels_:
@@ -158,15 +161,3 @@ class ForestSegmenter(BaseEstimator):
             prob = self.forest_.predict_proba(feats.reshape(-1, feats.shape[-1]))
             out.append(prob.reshape(image.shape[:2] + (-1,)).astype(np.float32))
         return out
-
-    def predict(self, images):
-        """Label maps (H, W) with values from ``classes_``."""
-        return [self.classes_[p.argmax(axis=-1)] for p in self.predict_proba(images)]
-
-    def score(self, images, labels):
-        """Accuracy on the labeled pixels (label >= 0) of ``labels``."""
-        check_is_fitted(self, "forest_")
-        images = val.check_images(images)
-        labels = val.check_labels(labels, images)
-        val.check_labels_in_classes(labels, self.classes_)
-        return 1.0 - pixel_error(self.predict(images), labels)

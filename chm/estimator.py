@@ -32,6 +32,7 @@ from features import ContextFilter, FeatureNormalizer, default_bank
 
 from . import _validation as val
 from ._runtime import compute_threads, thread_map
+from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
 from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
 from .penalties import get_penalty
@@ -57,7 +58,7 @@ def level_features(image, bank, downscale, n_levels):
     return [bank(im) for im in pyramid(working_image(image, downscale), int(n_levels))]
 
 
-class CHM(ClassifierMixin, BaseEstimator):
+class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     """Contextual hierarchical model trained from sparse labels.
 
     Parameters
@@ -480,23 +481,6 @@ class CHM(ClassifierMixin, BaseEstimator):
             p /= p.sum(axis=-1, keepdims=True)
             out.append(p.astype(np.float32))
         return out
-
-    def predict(self, images):
-        """Label maps (H, W) with values from ``classes_``."""
-        return [self.classes_[p.argmax(axis=-1)] for p in self.predict_proba(images)]
-
-    def score(self, images, labels):
-        """Accuracy on the labeled pixels (label >= 0) of ``labels``."""
-        self._check_fitted()
-        images = val.check_images(images)
-        labels = val.check_labels(labels, images)
-        val.check_labels_in_classes(labels, self.classes_)
-        preds = self.predict(images)
-        hit = sum(int((p[l >= 0] == l[l >= 0]).sum()) for p, l in zip(preds, labels))
-        n = sum(int((l >= 0).sum()) for l in labels)
-        if n == 0:
-            raise ValueError("no labeled pixels to score")
-        return hit / n
 
     def save(self, path):
         """Write the fitted model to ``path`` (pickle); read back with :func:`chm.load`."""

@@ -113,12 +113,13 @@ class MRFSegmenter(BaseEstimator):
     and the accuracy is measured on the held-out pixels (pooled over images).
     The weight with the best accuracy averaged over folds, ``cv_scores_``,
     is kept; a ``UserWarning`` says so when it is the largest weight of the
-    grid, since the best weight may then lie beyond it.  Ties go to the **smallest** weight: held-out sparse labels
-    can show that smoothing removes isolated errors, but they rarely sit on
-    object boundaries or thin structures, which is where extra smoothing
-    does harm, so among equally scored weights the least smoothing is the
-    safe choice (and a grid containing 0 falls back to no smoothing when
-    smoothing does not help).  Finally a clone of ``estimator`` is fitted on
+    grid, since the best weight may then lie beyond it.  Ties go to the
+    **smallest** weight: held-out sparse labels can show that smoothing
+    removes isolated errors, but they rarely sit on object boundaries or
+    thin structures, which is where extra smoothing does harm, so among
+    equally scored weights the least smoothing is the safe choice (and a
+    grid containing 0 falls back to no smoothing when smoothing does not
+    help).  Finally a clone of ``estimator`` is fitted on
     all labels as ``estimator_``.
 
     Held-out pixels share their images with the fold's training pixels, so

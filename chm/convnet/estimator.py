@@ -21,6 +21,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from chm.base import SegmenterMixin
+
 from ._runtime import _bilinear_sources, _channel_stats, _seeded, _torch_threads, resolve_device
 from .losses import interpolated_nll, tv_loss_torch
 from .network import PADDING_MODES, PatchNet, pad_image
@@ -32,7 +34,7 @@ _SOLVERS = ("adam", "sgd")
 _SCHEDULES = ("constant", "cosine")
 
 
-class ConvNetSegmenter(BaseEstimator):
+class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
     """The paper's ConvNet trained with cross-entropy plus a total-variation loss.
 
     A patch classifier (4 blocks of 3x3 convolution with ``width`` maps, ReLU,
@@ -165,6 +167,9 @@ class ConvNetSegmenter(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
+    def _check_fitted(self):
+        check_is_fitted(self, "module_")
+
     def _check_params(self):
         def positive_int(name, value, low=1):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
@@ -401,7 +406,7 @@ class ConvNetSegmenter(BaseEstimator):
         """
         from chm._validation import check_images
 
-        check_is_fitted(self, "module_")
+        self._check_fitted()
         images = check_images(images)
         self._check_channels(images)
         out = []
@@ -415,48 +420,6 @@ class ConvNetSegmenter(BaseEstimator):
                 out.append(np.ascontiguousarray(prob[0].permute(1, 2, 0).cpu().numpy(),
                                                 dtype=np.float32))
         return out
-
-    def predict(self, images):
-        """Most probable class of every pixel.
-
-        Parameters
-        ----------
-        images : list of ndarray or ndarray
-            Images like those of :meth:`fit`.
-
-        Returns
-        -------
-        list of ndarray of int64, shape (H, W)
-            Label maps with values in ``classes_``.
-        """
-        return [self.classes_[p.argmax(axis=2)] for p in self.predict_proba(images)]
-
-    def score(self, images, labels):
-        """Accuracy on the labeled pixels (labels ``>= 0``).
-
-        Parameters
-        ----------
-        images : list of ndarray or ndarray
-            Images like those of :meth:`fit`.
-        labels : list of ndarray or ndarray
-            Label maps, ``-1`` for pixels left out of the score.
-
-        Returns
-        -------
-        float
-            Fraction of labeled pixels whose predicted label is right.
-        """
-        from chm._validation import check_images, check_labels, check_sparse_labels
-
-        images = check_images(images)
-        labels = check_labels(labels, images)
-        check_sparse_labels(labels, min_classes=1)
-        correct = total = 0
-        for pred, lab in zip(self.predict(images), labels):
-            known = lab >= 0
-            correct += int(np.count_nonzero(pred[known] == lab[known]))
-            total += int(np.count_nonzero(known))
-        return correct / total
 
     # ---------------------------------------------------------- persistence
     def save(self, path):

@@ -60,6 +60,19 @@ def test_learns_the_disks(data, fitted):
     assert accuracy > chance + 0.1, (accuracy, chance)
 
 
+def test_score_is_the_accuracy_of_predict_and_checks_labels(data, fitted):
+    _, (images, dense, _) = data
+    preds = fitted.predict(images)
+    hit = sum(int((p == d).sum()) for p, d in zip(preds, dense))
+    assert fitted.score(images, dense) == pytest.approx(hit / sum(d.size for d in dense))
+    with pytest.raises(ValueError, match="beyond the classes"):
+        fitted.score(images, [d + 2 for d in dense])
+    with pytest.raises(ValueError, match="no labeled pixels"):
+        fitted.score(images, [np.full_like(d, -1) for d in dense])
+    with pytest.raises(ValueError, match="not fitted"):
+        ConvNetSegmenter().score(images, dense)
+
+
 def test_fitted_attributes(fitted):
     np.testing.assert_array_equal(fitted.classes_, [0, 1])
     assert fitted.n_classes_ == 2
