@@ -18,8 +18,8 @@ Pieces:
   reports;
 - :func:`plot_error_curves` draws error vs a row key with std bars;
 - :func:`share_fits`, :func:`mrf_trial` and :func:`mrf_and_plain_maps` let
-  one trial report a model with and without its MRF from a single fit (the MRF's final fit on
-  all labels *is* the plain model: same data, same seed);
+  one trial report a model with and without its MRF from a single fit (the
+  MRF's final fit on all labels *is* the plain model: same data, same seed);
 - :func:`with_fit_time` gives an estimator class a ``fit_time_`` attribute.
 """
 import contextlib
@@ -213,8 +213,7 @@ def mrf_and_plain_maps(model, images):
 
 
 def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_images=None,
-              random_state=None, plain_method=None, host_method="supervised+mrf", plain_extra=None,
-              **extra):
+              random_state=None, plain_method=None, host_method="supervised+mrf", **extra):
     """Fit :class:`chm.mrf.MRFSegmenter` on ``estimator`` and score it, with and without the MRF.
 
     Parameters
@@ -232,17 +231,17 @@ def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_imag
         and seed) under this method name, from the same probability maps.
     host_method : str
         Method name of the MRF run (``shared_fit`` of the plain run).
-    plain_extra : dict or None
-        Extra keys of the plain run only.
     **extra
         Keys of both runs (data sizes, ...).
 
     Returns
     -------
-    list of dict
+    runs : list of dict
         The MRF run (``mrf_lambda``, ``mrf_cv_accuracy``), then the plain run
         when ``plain_method`` is set. ``fit_seconds`` of the MRF run covers the
         lambda search and the final fit.
+    model : chm.mrf.MRFSegmenter
+        The fitted MRF (its ``estimator_`` is the plain model).
     """
     from chm.mrf import MRFSegmenter
 
@@ -258,7 +257,7 @@ def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_imag
     if plain_method is not None:
         runs.append(trial_result(maps["plain"], test_y, model.estimator_.fit_time_,
                                  maps["proba_seconds"] + maps["argmax_seconds"], panels,
-                                 method=plain_method, **extra, **(plain_extra or {}),
+                                 method=plain_method, **extra,
                                  shared_fit=host_method))
     return runs, model
 

@@ -277,8 +277,10 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
             **info, tv_weight=0.0)
         net = model.estimator_
         seen = len(train_x) * (net.epochs if chm_backend else net.n_epochs)
-        for run, fits, seconds in zip(runs, (MRF_CV + 1, 1), (runs[0]["fit_seconds"], net.fit_time_)):
-            run["train_images_per_s"] = fits * seen / seconds
+        runs[0]["train_images_per_s"] = (MRF_CV + 1) * seen / runs[0]["fit_seconds"]
+        if _with_supervised:
+            runs[1]["train_images_per_s"] = seen / net.fit_time_
+        for run in runs:
             run["device"] = _device(net)
         return runs
 

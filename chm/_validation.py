@@ -18,6 +18,7 @@ __all__ = [
     "check_label_maps",
     "check_sparse_labels",
     "check_labels_in_classes",
+    "image_channels",
 ]
 
 _NUMERIC_KINDS = "biuf"
@@ -164,6 +165,11 @@ def check_images(images):
                 raise ValueError(f"image {index} holds NaN or inf pixels")
         out.append(arr)
     return out
+
+
+def image_channels(images):
+    """Channels of images validated by :func:`check_images`: 1 (gray) or 3 (RGB)."""
+    return 1 if images[0].ndim == 2 else images[0].shape[2]
 
 
 def _label_array(item, index):

@@ -10,9 +10,17 @@ class SegmenterMixin:
 
     The class using it provides ``predict_proba(images)`` (one ``(H, W,
     n_classes)`` map per image, channel ``k`` for ``classes_[k]``), the fitted
-    attribute ``classes_`` and ``_check_fitted()``, which raises a
-    ``ValueError`` saying the model is not fitted.
+    attributes ``classes_`` and ``n_channels_`` and ``_check_fitted()``,
+    which raises a ``ValueError`` saying the model is not fitted.
     """
+
+    def _check_channels(self, images):
+        """Raise a ValueError unless validated ``images`` have the channels seen in fit."""
+        got = val.image_channels(images)
+        if got != self.n_channels_:
+            kinds = {1: "grey", 3: "RGB"}
+            raise ValueError(f"model was fit on {self.n_channels_}-channel images, got "
+                             f"{got}-channel ones ({kinds[self.n_channels_]} vs {kinds[got]})")
 
     def predict(self, images):
         """Most probable class of every pixel.

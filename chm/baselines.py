@@ -123,7 +123,7 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
         images = val.check_images(images)
         labels = val.check_labels(labels, images)
         self.classes_ = np.asarray(val.check_sparse_labels(labels, min_classes=2), np.int64)
-        self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
+        self.n_channels_ = val.image_channels(images)
         X, y = [], []
         for image, lab in zip(images, labels):
             known = lab >= 0
@@ -152,9 +152,7 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
         """
         self._check_fitted()
         images = val.check_images(images)
-        n_ch = 1 if images[0].ndim == 2 else images[0].shape[2]
-        if n_ch != self.n_channels_:
-            raise ValueError(f"model was fit on {self.n_channels_}-channel images, got {n_ch}")
+        self._check_channels(images)
         out = []
         for image in images:
             feats = self._features(image)

@@ -436,7 +436,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         labels = val.check_labels(labels, images)
         self.classes_ = val.check_sparse_labels(labels, min_classes=2)
         self.n_classes_ = len(self.classes_)
-        self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
+        self.n_channels_ = val.image_channels(images)
         self.penalty_ = get_penalty(self.penalty)
         self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
@@ -466,9 +466,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self._check_fitted()
         self._check_prediction_params()
         images = val.check_images(images)
-        n_ch = 1 if images[0].ndim == 2 else images[0].shape[2]
-        if n_ch != self.n_channels_:
-            raise ValueError(f"model was fit on {self.n_channels_}-channel images, got {n_ch}")
+        self._check_channels(images)
         with compute_threads(self.n_jobs):
             maps = self._run(self._image_features(images))
             if self.average_flip:

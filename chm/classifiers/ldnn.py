@@ -120,21 +120,24 @@ class LDNNStage(StageClassifier):
         width = self.n_groups * self.n_disc
         return [np.ascontiguousarray(z[:, k * width:(k + 1) * width]) for k in range(self._n_nets)]
 
+    def _normalise(self, f):
+        """``(f + eps/K) / (sum f + eps)`` for K > 2 class outputs ``f``, and that denominator."""
+        total = f.sum(axis=1, keepdims=True) + _EPS
+        return (f + _EPS / self.n_classes_) / total, total
+
     def forward(self, X):
         z = affine(X, *self.params_)
         f = np.stack([_forward(zk, self.n_groups, self.n_disc) for zk in self._nets(z)], axis=1)
         if self.n_classes_ == 2:
             return binary_to_two_columns(f[:, 0]), (z, f)
-        total = f.sum(axis=1, keepdims=True) + _EPS
-        return (f + _EPS / self.n_classes_) / total, (z, f)
+        return self._normalise(f)[0], (z, f)
 
     def backward(self, X, cache, dP):
         z, f = cache
         if self.n_classes_ == 2:
             df = (dP[:, 1] - dP[:, 0])[:, None]
         else:
-            total = f.sum(axis=1, keepdims=True) + _EPS
-            P = (f + _EPS / self.n_classes_) / total
+            P, total = self._normalise(f)
             df = (dP - (dP * P).sum(axis=1, keepdims=True)) / total
         dz = np.concatenate([_backward(zk, np.ascontiguousarray(df[:, k]), self.n_groups, self.n_disc)
                              for k, zk in enumerate(self._nets(z))], axis=1)

@@ -200,13 +200,6 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             raise ValueError(f"padding must be one of {PADDING_MODES}, got {self.padding!r}")
         return resolve_device(self.device)
 
-    def _check_channels(self, images):
-        channels = 1 if images[0].ndim == 2 else images[0].shape[2]
-        if channels != self.n_channels_:
-            kinds = {1: "grey", 3: "RGB"}
-            raise ValueError(f"the model was fitted on {kinds[self.n_channels_]} images, "
-                             f"got {kinds[channels]} images")
-
     # ------------------------------------------------------------ preprocessing
     def _low_shape(self, shape):
         """Height and width of the network's output grid for an input of ``shape``."""
@@ -264,7 +257,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         -------
         self : ConvNetSegmenter
         """
-        from chm._validation import check_images, check_labels, check_sparse_labels
+        from chm._validation import check_images, check_labels, check_sparse_labels, image_channels
 
         device = self._check_params()
         images = check_images(images)
@@ -275,7 +268,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
 
         self.classes_ = np.asarray(classes, dtype=np.int64)
         self.n_classes_ = int(self.classes_.size)
-        self.n_channels_ = 1 if images[0].ndim == 2 else images[0].shape[2]
+        self.n_channels_ = image_channels(images)
         self.mean_, self.std_ = _channel_stats(images, self.n_channels_)
         self.device_ = device
 

@@ -90,7 +90,7 @@ def test_forest_bad_inputs():
     with pytest.raises(ValueError, match="NaN"):
         ForestSegmenter().fit([np.full((8, 8), np.nan)] * 2, [np.zeros((8, 8), int)] * 2)
     seg = ForestSegmenter(n_estimators=5, random_state=0).fit(images, sparse)
-    with pytest.raises(ValueError, match="3-channel"):
+    with pytest.raises(ValueError, match=r"3-channel images, got 1-channel ones \(RGB vs grey\)"):
         seg.predict([im[..., 0] for im in images])
     with pytest.raises(ValueError, match="beyond the classes"):
         seg.score(images, [t + 3 for t in truth])

@@ -216,3 +216,10 @@ def test_check_bool():
     for bad in (1, 0, "True", None, 1.0):
         with pytest.raises(ValueError, match="b must be True or False"):
             check_bool(bad, "b")
+
+
+def test_image_channels(rng):
+    from chm._validation import image_channels
+    assert image_channels(check_images([rng.random((5, 6)), rng.random((4, 4))])) == 1
+    assert image_channels(check_images([rng.random((5, 6, 3))])) == 3
+    assert image_channels(check_images([rng.random((5, 6, 1))])) == 1  # (H, W, 1) is gray
