@@ -17,6 +17,7 @@ Each classifier minimises E_S + tv_weight * E_U (eq. 1); by default E_U only
 acts at full resolution (bottom-up level 0 and top-down), coarse levels train
 purely supervised.
 """
+import numbers
 import pickle
 import sys
 import time
@@ -36,8 +37,8 @@ from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
 from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
 from .penalties import get_penalty
+from .plan import TOP_DOWN, Unit, build_plan
 
-TOP_DOWN = "top_down"
 
 
 def working_image(image, downscale):
@@ -56,6 +57,22 @@ def level_features(image, bank, downscale, n_levels):
     (``memory``) across fits, cross-validation folds and predictions.
     """
     return [bank(im) for im in pyramid(working_image(image, downscale), int(n_levels))]
+
+
+
+def _sample_rows(X, n_max, rng):
+    """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""
+    d = X[0].shape[-1]
+    starts = np.r_[0, np.cumsum([x.shape[0] * x.shape[1] for x in X])]
+    take = np.sort(rng.choice(starts[-1], min(starts[-1], n_max), replace=False))
+    owner = np.searchsorted(starts, take, side="right") - 1
+    return np.concatenate([X[i].reshape(-1, d)[take[owner == i] - starts[i]]
+                           for i in np.unique(owner)])
+
+
+def _image_folds(n_images, n_folds, rng):
+    """``n_folds`` random folds of ``n_images`` images (index arrays; one per image if fewer)."""
+    return np.array_split(rng.permutation(n_images), min(n_folds, n_images))
 
 
 class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
@@ -251,112 +268,123 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             print(f"[chm] {msg}", file=sys.stderr, flush=True)
 
     # ---------------------------------------------------------------- features
-    def _image_features(self, images):
+    def _image_features(self, images, plan):
         """Per image, per level: float32 (H_l, W_l, F) image features."""
         features = check_memory(self.memory).cache(level_features)
-        args = (self.bank_, self.downscale, int(self.n_levels))
+        args = (self.bank_, plan.downscale, plan.n_levels)
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
         if n_jobs == 1 or len(images) < 2:
             return [features(im, *args) for im in images]
         return Parallel(n_jobs=n_jobs)(delayed(features)(im, *args) for im in images)
 
-    def _context(self, maps):
-        """Context features of a list of (H, W) or (H, W, C) maps."""
-        return [self.context_filter_(m) for m in maps]
-
-    def _as_context(self, prob):
+    @staticmethod
+    def _as_context(prob):
+        """The channels of a probability map passed on as context (one for two classes)."""
         return prob[..., 1] if prob.shape[-1] == 2 else prob
 
     # --------------------------------------------------------------- hierarchy
-    def _run(self, feats, labels=None):
-        """Run (and, with labels, train) the hierarchy; level-0 output maps."""
-        fitting = labels is not None
-        n_img, n_lev = len(feats), int(self.n_levels)
-        if fitting:
-            tv_at = self._check_params()
-            self.stages_ = []
-            label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
-                          for l in range(n_lev)] for lab, f in zip(labels, feats)]
-        previous = None
-        for s in range(int(self.n_stages)):
-            if fitting:
-                self.stages_.append({"levels": [], TOP_DOWN: None})
-            outs = []
-            for lev in range(n_lev + 1):
-                top = lev == n_lev
-                key = TOP_DOWN if top else lev
-                lf = 0 if top else lev
-                X = []
-                for i in range(n_img):
-                    shape = feats[i][lf].shape[:2]
-                    if top:
-                        ctx = [resize_map(outs[k][i], shape) for k in range(n_lev)]
-                    else:
-                        ctx = [downsample_to_level(outs[k][i], lev - k) for k in range(lev)]
-                    if previous is not None:
-                        ctx.append(downsample_to_level(previous[i], lf))
-                    # always a fresh array: units normalise their inputs in place
-                    X.append(np.concatenate([feats[i][lf]] + self._context(ctx), axis=-1))
-                name = f"stage {s + 1} " + ("top-down" if top else f"level {lev}")
-                if fitting:
-                    ys = [label_pyr[i][lf] for i in range(n_img)]
-                    as_context = not top or s + 1 < int(self.n_stages)
-                    unit, maps = self._fit_unit(X, ys, key in tv_at, name, out_of_fold=as_context)
-                    if top:
-                        self.stages_[s][TOP_DOWN] = unit
-                    else:
-                        self.stages_[s]["levels"].append(unit)
-                else:
-                    unit = self.stages_[s][TOP_DOWN] if top else self.stages_[s]["levels"][lev]
-                    for x in X:
-                        unit["normalizer"].transform(x, copy=False)
-                    maps = self._maps(unit, X)
-                if top:
-                    previous = [self._as_context(m) for m in maps]
-                    final = maps
-                else:
-                    outs.append([self._as_context(m) for m in maps])
-        return final
+    def _unit_inputs(self, spec, plan, feats, outputs):
+        """Per image, the inputs of unit ``spec``: its level's features, then its context.
 
-    def _fit_unit(self, X, ys, with_penalty, name, out_of_fold=False):
-        """Fit one classifier (normalising ``X`` in place); return (unit, maps).
+        ``outputs[j]`` holds the context maps of unit ``j`` (one per image);
+        each is brought to the unit's level (block means going down, bilinear
+        going up) and sampled by ``context_filter_``. Always fresh arrays:
+        units normalise their inputs in place.
+        """
+        X = []
+        for i, f in enumerate(feats):
+            target = f[spec.level]
+            ctx = []
+            for j in spec.context:
+                source, m = plan[j].level, outputs[j][i]
+                ctx.append(downsample_to_level(m, spec.level - source) if source <= spec.level
+                           else resize_map(m, target.shape[:2]))
+            X.append(np.concatenate([target] + [self.context_filter_(c) for c in ctx], axis=-1))
+        return X
 
-        ``maps`` are the unit's probability maps of the training images: with
-        ``out_of_fold`` and ``context_cv``, each image's map comes from a
-        classifier trained on the other folds of images (see ``context_cv``),
-        else from the unit itself.
+    def _walk(self, plan, feats, unit_maps):
+        """Run the units of ``plan`` in order; the last unit's (H_0, W_0, C) maps.
+
+        ``unit_maps(index, spec, X)`` returns the unit's maps of its inputs
+        ``X``; it trains the unit first when fitting. Context maps are
+        dropped once the last unit that reads them has run.
+        """
+        last_reader = {j: i for i, spec in enumerate(plan) for j in spec.context}
+        outputs = {}
+        for i, spec in enumerate(plan):
+            maps = unit_maps(i, spec, self._unit_inputs(spec, plan, feats, outputs))
+            for j in [j for j in outputs if last_reader[j] == i]:
+                del outputs[j]
+            if spec.feeds_context:
+                outputs[i] = [self._as_context(m) for m in maps]
+        return maps
+
+    def _fit_walk(self, plan, feats, labels, rng):
+        """Train every unit of ``plan``; return the fitted units."""
+        n_lev = plan.n_levels
+        label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
+                      for l in range(n_lev)] for lab, f in zip(labels, feats)]
+        units = []
+
+        def fit_unit(index, spec, X):
+            unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr], rng)
+            units.append(unit)
+            return maps
+
+        self._walk(plan, feats, fit_unit)
+        return units
+
+    def _predict_walk(self, feats):
+        """Level-0 probability maps of the fitted hierarchy on image features."""
+        average = bool(self.average_folds)
+
+        def predict_unit(index, spec, X):
+            unit = self.units_[index]
+            for x in X:
+                unit.normalizer.transform(x, copy=False)
+            return self._maps(unit, X, average)
+
+        return self._walk(self.plan_, feats, predict_unit)
+
+    def _fit_unit(self, spec, X, ys, rng):
+        """Fit the unit ``spec`` (normalising ``X`` in place); return (unit, maps).
+
+        ``maps`` are the unit's probability maps of the training images: for
+        a unit that feeds context, with ``context_cv``, each image's map comes
+        from a classifier trained on the other folds of images (see
+        ``context_cv``), else from the unit itself.
         """
         t0 = time.perf_counter()
-        norm = FeatureNormalizer().fit(self._sample_rows(X, 200_000))
+        norm = FeatureNormalizer().fit(_sample_rows(X, 200_000, rng))
         for x in X:
             norm.transform(x, copy=False)
         idx = np.arange(len(X))
-        jobs = [(idx, name)]       # (training images, log name); the unit comes first
+        jobs = [(idx, spec.name)]  # (training images, log name); the unit comes first
         folds = []                 # (held-out images, job whose classifier maps them)
-        if out_of_fold and self.context_cv:
-            for k, held in enumerate(self._image_folds(ys)):
+        if spec.feeds_context and self.context_cv:
+            for k, held in enumerate(_image_folds(len(ys), int(self.context_cv), rng)):
                 rest = np.setdiff1d(idx, held)
                 if any((ys[i] >= 0).any() for i in rest):
-                    jobs.append((rest, f"{name} context fold {k + 1}"))
+                    jobs.append((rest, f"{spec.name} context fold {k + 1}"))
                     folds.append((held, len(jobs) - 1))
                 else:  # no labels outside the fold: nothing to learn, the unit's maps stand in
                     folds.append((held, 0))
-        seeds = self._rng.randint(np.iinfo(np.int32).max, size=len(jobs))
-        trained = self._parallel_train(X, ys, with_penalty, jobs, seeds)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
+        trained = self._parallel_train(X, ys, spec.penalised, jobs, seeds)
         clf, hist = trained[0]
-        unit = {"normalizer": norm, "classifier": clf}
-        weight = float(self.tv_weight) if with_penalty else 0.0
-        self._log(1, f"{name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
+        weight = float(self.tv_weight) if spec.penalised else 0.0
+        self._log(1, f"{spec.name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
                      f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
                      f"{len(jobs)} trainings, {time.perf_counter() - t0:.1f}s"
-                  if hist else f"{name}: no epochs")
+                  if hist else f"{spec.name}: no epochs")
+        # jobs 1.. are the fold copies
+        unit = Unit(spec, norm, clf, [c for c, _ in trained[1:]] if folds else [])
         if not folds:
-            return unit, self._maps(unit, X)
-        unit["fold_classifiers"] = [clf for clf, _ in trained[1:]]  # jobs 1.. are the fold copies
+            return unit, self._maps(unit, X, average=False)
         maps = [None] * len(X)
         for held, job in folds:
-            source = {"classifier": trained[job][0]}
-            for i, m in zip(held, self._maps(source, [X[i] for i in held])):
+            source = Unit(spec, norm, trained[job][0])
+            for i, m in zip(held, self._maps(source, [X[i] for i in held], average=False)):
                 maps[i] = m
         return unit, maps
 
@@ -386,35 +414,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                            rng=rng, verbose=self.verbose - 1, name=name)
         return clf, hist
 
-    def _image_folds(self, ys):
-        """``context_cv`` random folds of the training images (index arrays)."""
-        k = min(int(self.context_cv), len(ys))
-        return np.array_split(self._rng.permutation(len(ys)), k)
+    def _maps(self, unit, X, average):
+        """Probability maps (H, W, C) of a unit on normalised inputs (``n_jobs`` threads)."""
+        def one(x):
+            h, w, d = x.shape
+            return unit.predict_proba(x.reshape(-1, d), average).reshape(h, w, -1)
 
-    def _sample_rows(self, X, n_max):
-        """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""
-        d = X[0].shape[-1]
-        starts = np.r_[0, np.cumsum([x.shape[0] * x.shape[1] for x in X])]
-        take = np.sort(self._rng.choice(starts[-1], min(starts[-1], n_max), replace=False))
-        owner = np.searchsorted(starts, take, side="right") - 1
-        return np.concatenate([X[i].reshape(-1, d)[take[owner == i] - starts[i]]
-                               for i in np.unique(owner)])
-
-    def _maps(self, unit, X):
-        """Probability maps of a unit on a list of normalised inputs (``n_jobs`` threads)."""
-        return thread_map(lambda x: self._unit_maps(unit, x), X, self.n_jobs)
-
-    def _unit_maps(self, unit, x):
-        """Probability map (H, W, C) of a unit on its normalised inputs."""
-        h, w, d = x.shape
-        rows = x.reshape(-1, d)
-        P = unit["classifier"].predict_proba(rows)
-        extra = unit.get("fold_classifiers", ()) if self.average_folds else ()
-        for clf in extra:
-            P = P + clf.predict_proba(rows)
-        if extra:
-            P /= np.float32(len(extra) + 1)
-        return P.reshape(h, w, -1)
+        return thread_map(one, X, self.n_jobs)
 
     # -------------------------------------------------------------------- API
     def fit(self, images, labels):
@@ -442,36 +448,47 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
                                              n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
                                              average=bool(self.context_average))
-        self._rng = check_random_state(self.random_state)
+        plan = build_plan(int(self.n_levels), int(self.n_stages), self._check_params(),
+                          downscale=float(self.downscale))
+        rng = check_random_state(self.random_state)
         with compute_threads(self.n_jobs):
-            feats = self._image_features(images)
+            feats = self._image_features(images, plan)
             self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
             y0 = []
             for lab, f in zip(labels, feats):
                 idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
-            self._run(feats, y0)
-        del self._rng
+            self.units_ = self._fit_walk(plan, feats, y0, rng)
+        self.plan_ = plan
         self.fit_time_ = time.perf_counter() - t0
         self._log(1, f"fit done in {self.fit_time_:.1f}s")
         return self
 
     def _check_fitted(self):
-        if not hasattr(self, "stages_"):
+        if not hasattr(self, "units_"):
             raise ValueError("this CHM is not fitted yet; call fit first")
+
+    def _check_structure(self):
+        """Raise a ValueError if a parameter the fitted hierarchy depends on changed since fit."""
+        for name in ("n_levels", "n_stages", "downscale"):
+            fitted, now = getattr(self.plan_, name), getattr(self, name)
+            if isinstance(now, bool) or not isinstance(now, numbers.Real) or now != fitted:
+                raise ValueError(f"{name} was {fitted!r} when this model was fit and is {now!r} "
+                                 f"now; call fit again to use the new value, or set it back")
 
     def predict_proba(self, images):
         """Class probability maps, a list of float32 (H, W, C) summing to 1."""
         self._check_fitted()
         self._check_prediction_params()
+        self._check_structure()
         images = val.check_images(images)
         self._check_channels(images)
         with compute_threads(self.n_jobs):
-            maps = self._run(self._image_features(images))
+            maps = self._predict_walk(self._image_features(images, self.plan_))
             if self.average_flip:
-                mirrored = self._run(self._image_features([np.ascontiguousarray(im[:, ::-1])
-                                                           for im in images]))
+                mirrored = [np.ascontiguousarray(im[:, ::-1]) for im in images]
+                mirrored = self._predict_walk(self._image_features(mirrored, self.plan_))
                 maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
         out = []
         for im, m in zip(images, maps):

@@ -16,6 +16,7 @@ from chm.datasets import sample_sparse_labels
 from chm.estimator import CHM
 from chm.metrics import pixel_error
 from chm.penalties import TotalVariation, tv_value
+from chm.plan import UnitSpec
 from chm.synthetic import class_colors, class_levels, make_shapes
 
 SHAPE = (32, 40)
@@ -127,10 +128,12 @@ def test_fit_returns_self_and_sets_attributes(binary_data):
     np.testing.assert_array_equal(model.classes_, [0, 1])
     assert model.n_classes_ == 2 and model.n_channels_ == 1
     assert model.n_features_in_ == 2
-    assert len(model.stages_) == 1
-    assert len(model.stages_[0]["levels"]) == 2
-    assert model.stages_[0]["top_down"] is not None
-    assert not hasattr(model, "_rng")
+    assert [spec.name for spec in model.plan_] == ["stage 1 level 0", "stage 1 level 1",
+                                                   "stage 1 top-down"]
+    assert [unit.spec for unit in model.units_] == list(model.plan_)
+    # fitted state only: parameters, and learned attributes ending in "_"
+    state = set(vars(model)) - set(model.get_params())
+    assert all(name.endswith("_") and not name.startswith("_") for name in state), state
 
 
 def test_predict_proba_predict_and_score(binary_model, binary_data):
@@ -224,7 +227,7 @@ def test_get_set_params_and_clone(binary_model):
         assert name in params
     assert params["n_levels"] == 2 and params["epochs"] == 3
     copy = clone(binary_model)
-    assert not hasattr(copy, "stages_") and not hasattr(copy, "classes_")
+    assert not hasattr(copy, "units_") and not hasattr(copy, "classes_")
     cp = copy.get_params()
     assert cp.keys() == params.keys()
     for k, v in params.items():
@@ -296,29 +299,26 @@ def test_verbose_levels(capsys, binary_data):
 
     small(verbose=2).fit(images, labels)
     err = capsys.readouterr().err
-    assert len(re.findall(r"(?:level \d|top-down) epoch \d+/3", err)) == 3 * 3  # 3 classifiers
-    # the two levels' context maps come from one fold per image (4 < context_cv = 8)
-    assert len(re.findall(r"level \d context fold \d epoch \d+/3", err)) == 2 * 4 * 3
+    assert re.search(r"stage 1 top-down epoch 3/3", err)
 
 
 # ==================================================================== options
 def test_two_stages(binary_data):
     images, _, labels = binary_data
     model = small(n_stages=2).fit(images, labels)
-    assert len(model.stages_) == 2
-    for stage in model.stages_:
-        assert len(stage["levels"]) == 2 and stage["top_down"] is not None
+    assert model.plan_.n_stages == 2 and len(model.units_) == 6
+    assert [spec.stage for spec in model.plan_] == [0, 0, 0, 1, 1, 1]
+    # every stage-2 unit reads stage 1's top-down output (unit 2) after its own levels'
+    assert [spec.context for spec in model.plan_] == [(), (0,), (0, 1), (2,), (3, 2), (3, 4, 2)]
     check_probabilities(model.predict_proba(images), images, 2)
 
 
-def _penalised_units(capsys, **kw):
-    """Names of the classifiers trained with a non-zero penalty weight (from the log)."""
+def _penalised_units(**kw):
+    """Names (without the stage) of the units the fitted plan trains with the penalty."""
     images, masks = make_shapes(2, (24, 24), random_state=0)
-    small(verbose=1, epochs=1, **kw).fit(images, sparse(masks, 20))
-    lines = [l for l in capsys.readouterr().err.splitlines() if "tv_weight=" in l]
-    assert len(lines) == 3
-    return {re.search(r"stage 1 (level \d|top-down)", l).group(1)
-            for l in lines if "tv_weight=0," not in l}
+    model = small(epochs=1, **kw).fit(images, sparse(masks, 20))
+    assert len(model.plan_) == 3
+    return {spec.name[len("stage 1 "):] for spec in model.plan_ if spec.penalised}
 
 
 @pytest.mark.parametrize("tv_levels,expected", [
@@ -329,12 +329,27 @@ def _penalised_units(capsys, **kw):
     (["top_down"], {"top-down"}),
     ((), set()),
 ])
-def test_tv_levels_select_the_penalised_classifiers(capsys, tv_levels, expected):
-    assert _penalised_units(capsys, tv_levels=tv_levels) == expected
+def test_tv_levels_select_the_penalised_classifiers(tv_levels, expected):
+    assert _penalised_units(tv_levels=tv_levels) == expected
 
 
-def test_tv_weight_zero_disables_the_penalty_everywhere(capsys):
-    assert _penalised_units(capsys, tv_weight=0.0, tv_levels="all") == set()
+def test_unpenalised_units_train_as_without_the_penalty(binary_data):
+    images, _, labels = binary_data
+    plain = small(tv_weight=0.0).fit(images, labels)
+    level0 = small(tv_weight=0.5, tv_levels=[1]).fit(images, labels)  # level 0 reads no context
+    for a, b in zip(plain.units_[0].classifier.params_, level0.units_[0].classifier.params_):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(plain.units_[1].classifier.params_,
+                                                        level0.units_[1].classifier.params_))
+
+
+def test_tv_weight_zero_disables_the_penalty_everywhere(binary_data):
+    images, _, labels = binary_data
+    none = small(tv_weight=0.0, tv_levels=()).fit(images, labels)
+    zero = small(tv_weight=0.0, tv_levels="all").fit(images, labels)
+    for a, b in zip(none.units_, zero.units_):
+        for pa, pb in zip(a.classifier.params_, b.classifier.params_):
+            np.testing.assert_array_equal(pa, pb)
 
 
 @pytest.mark.parametrize("bad", [[2], [-1], ["bottom_up"], [0, "top-down"]])
@@ -494,8 +509,8 @@ def test_bad_training_params_named(binary_data, param, match):
         small(**param).fit(images, labels)
 
 
-def test_tv_levels_single_keyword_string(capsys):
-    assert _penalised_units(capsys, tv_levels="top_down") == {"top-down"}
+def test_tv_levels_single_keyword_string():
+    assert _penalised_units(tv_levels="top_down") == {"top-down"}
 
 
 def test_memory_caches_features_without_changing_results(tmp_path, monkeypatch, binary_data,
@@ -531,28 +546,33 @@ def test_context_cv_passes_out_of_fold_maps(binary_data):
     rng = np.random.RandomState(0)
     X = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(4)]
     ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
-    model._rng = np.random.RandomState(0)
-    unit, maps = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=True)
-    own = [model._unit_maps(unit, unit["normalizer"].transform(x)) for x in X]
+    feeds, last = (UnitSpec(0, 0, False, False, feeds_context=flag) for flag in (True, False))
+    unit, maps = model._fit_unit(feeds, [x.copy() for x in X], ys, np.random.RandomState(0))
+    own = [_unit_map(unit, x) for x in X]
     for m, o in zip(maps, own):  # every training image's map comes from a fold's classifier
         assert m.shape == o.shape and not np.allclose(m, o)
-    model._rng = np.random.RandomState(0)
-    unit, maps = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=False)
+    unit, maps = model._fit_unit(last, [x.copy() for x in X], ys, np.random.RandomState(0))
     for m, x in zip(maps, X):
-        np.testing.assert_array_equal(m, model._unit_maps(unit, unit["normalizer"].transform(x)))
+        np.testing.assert_array_equal(m, _unit_map(unit, x))
 
 
-def test_context_cv_folds_only_where_output_is_context(capsys, binary_data):
+def _unit_map(unit, x, average=False):
+    """A unit's probability map of raw (un-normalised) inputs ``x``."""
+    z = unit.normalizer.transform(x)
+    return unit.predict_proba(z.reshape(-1, z.shape[-1]), average).reshape(z.shape[:2] + (-1,))
+
+
+def test_context_cv_folds_only_where_output_is_context(binary_data):
     images, _, labels = binary_data
-    small(context_cv=2, n_stages=2, verbose=1).fit(images, labels)
-    err = capsys.readouterr().err
-    for name in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "stage 2 level 1"]:
-        assert f"{name} context fold 2" not in err  # fold classifiers log per epoch only
-    small(context_cv=2, n_stages=2, verbose=2).fit(images, labels)
-    err = capsys.readouterr().err
-    for name in ["stage 1 level 0", "stage 1 level 1", "stage 1 top-down", "stage 2 level 0"]:
-        assert f"{name} context fold 2 epoch" in err
-    assert "stage 2 top-down context fold" not in err  # the final output is nobody's context
+    model = small(context_cv=2, n_stages=2).fit(images, labels)
+    # the final output is nobody's context; every other unit's is
+    assert [spec.feeds_context for spec in model.plan_] == [True] * 5 + [False]
+    assert [len(unit.fold_classifiers) for unit in model.units_] == [2] * 5 + [0]
+    fold_params = [c.params_[0] for c in model.units_[0].fold_classifiers]
+    assert not np.array_equal(fold_params[0], fold_params[1])
+    assert not np.array_equal(fold_params[0], model.units_[0].classifier.params_[0])
+    none = small(context_cv=None, n_stages=2).fit(images, labels)
+    assert all(unit.fold_classifiers == [] for unit in none.units_)
 
 
 def test_average_folds_predicts_the_mean_of_the_unit_and_its_fold_copies(binary_data):
@@ -561,30 +581,28 @@ def test_average_folds_predicts_the_mean_of_the_unit_and_its_fold_copies(binary_
     X = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(4)]
     ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
     model = small(context_cv=2, average_folds=True).fit(images, labels)
-    model._rng = np.random.RandomState(0)
-    unit, _ = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=True)
-    folds = unit["fold_classifiers"]
+    feeds, last = (UnitSpec(0, 0, False, False, feeds_context=flag) for flag in (True, False))
+    unit, _ = model._fit_unit(feeds, [x.copy() for x in X], ys, np.random.RandomState(0))
+    folds = unit.fold_classifiers
     assert len(folds) == 2
     for x in X:
-        z = unit["normalizer"].transform(x)
+        z = unit.normalizer.transform(x)
         rows = z.reshape(-1, 3)
-        expected = np.mean([c.predict_proba(rows) for c in [unit["classifier"]] + folds], axis=0)
-        np.testing.assert_allclose(model._unit_maps(unit, z), expected.reshape(8, 9, 2), rtol=1e-5,
-                                   atol=1e-6)
+        expected = np.mean([c.predict_proba(rows) for c in [unit.classifier] + folds], axis=0)
+        np.testing.assert_allclose(_unit_map(unit, x, average=True), expected.reshape(8, 9, 2),
+                                   rtol=1e-5, atol=1e-6)
     # the final output is nobody's context: no fold copies to average there
-    model._rng = np.random.RandomState(0)
-    unit, _ = model._fit_unit([x.copy() for x in X], ys, False, "unit", out_of_fold=False)
-    assert "fold_classifiers" not in unit
+    unit, _ = model._fit_unit(last, [x.copy() for x in X], ys, np.random.RandomState(0))
+    assert unit.fold_classifiers == []
 
 
 def test_average_folds_changes_predictions_not_training(binary_data):
     images, _, labels = binary_data
     plain = small(context_cv=2, average_folds=False).fit(images, labels)
     averaged = small(context_cv=2, average_folds=True).fit(images, labels)
-    for sp, sa in zip(plain.stages_, averaged.stages_):  # same classifiers were trained
-        for up, ua in zip(sp["levels"], sa["levels"]):
-            for a, b in zip(up["classifier"].params_, ua["classifier"].params_):
-                np.testing.assert_array_equal(a, b)
+    for up, ua in zip(plain.units_, averaged.units_):  # same classifiers were trained
+        for a, b in zip(up.classifier.params_, ua.classifier.params_):
+            np.testing.assert_array_equal(a, b)
     pp, pa = plain.predict_proba(images), averaged.predict_proba(images)
     check_probabilities(pa, images, 2)
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(pp, pa))
@@ -613,3 +631,14 @@ def test_prediction_options_are_checked_at_prediction(binary_model, binary_data)
     model = pickle.loads(pickle.dumps(binary_model)).set_params(average_flip="yes")
     with pytest.raises(ValueError, match="average_flip must be True or False"):
         model.predict_proba(images)
+
+
+@pytest.mark.parametrize("param,value", [("n_levels", 3), ("n_stages", 2), ("downscale", 2.0)])
+def test_structure_changed_after_fit_asks_for_a_refit(binary_model, binary_data, param, value):
+    model = pickle.loads(pickle.dumps(binary_model)).set_params(**{param: value})
+    with pytest.raises(ValueError, match=f"{param} was .* call fit again"):
+        model.predict_proba(binary_data[0])
+    fitted = getattr(binary_model.plan_, param)
+    model.set_params(**{param: fitted})  # set back: predicts as before
+    for a, b in zip(model.predict_proba(binary_data[0]), binary_model.predict_proba(binary_data[0])):
+        np.testing.assert_array_equal(a, b)
