@@ -18,7 +18,7 @@ acts at full resolution (bottom-up level 0 and top-down), coarse levels train
 purely supervised.
 """
 import numbers
-import pickle
+from numbers import Integral, Real
 import sys
 import time
 
@@ -29,15 +29,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 from skimage.transform import rescale
 
-from features import ContextFilter, FeatureNormalizer, default_bank
+from features import ContextFilter, FeatureNormalizer, Filter, default_bank
 
 from . import _validation as val
+from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, RandomState,
+                      SequenceOf, check_param)
 from ._runtime import compute_threads, thread_map
 from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
 from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
-from .penalties import get_penalty
+from .penalties import Penalty, get_penalty
 from .plan import TOP_DOWN, Unit, build_plan
+from .tiling import filter_support, predict_tiled, receptive_field
 
 
 
@@ -80,13 +83,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_levels : int, default 4
+    n_levels : int >= 1, default 4
         Pyramid levels of the bottom-up pass (level 0 = working resolution).
-    n_stages : int, default 1
+    n_stages : int >= 1, default 1
         Stages; each stage's output is context for the next one.
     classifier : {"ldnn", "logistic"}, default "ldnn"
         Stage classifier.
-    tv_weight : float, default 0.1
+    tv_weight : float >= 0, default 0.1
         Weight alpha of the spatial penalty E_U (eq. 1); E_S is a mean over
         labeled pixels and E_U a mean over map pixels, so the weight does not
         depend on image or label counts. ``0`` trains the supervised
@@ -95,39 +98,49 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         benchmarks/results/).
     penalty : {"tv", "quadratic"} or Penalty, default "tv"
         The spatial penalty (total variation, eqs. 8 and 15).
-    tv_levels : "full_resolution", "all" or iterable, default "full_resolution"
-        Classifiers the penalty applies to: level indices and/or
-        ``"top_down"``. ``"full_resolution"`` means ``{0, "top_down"}``.
-    downscale : float, default 2.0
+    tv_levels : "full_resolution", "all", "top_down", int or list, default "full_resolution"
+        Classifiers the penalty applies to: level indices (``0 .. n_levels -
+        1``) and/or ``"top_down"``, alone or in a list, tuple or set.
+        ``"full_resolution"`` means ``{0, "top_down"}``.
+    downscale : float >= 1, default 2.0
         Working resolution = input size / downscale; probability maps are
         resampled back to the input size. ``1`` works at full resolution.
     bank : features.Filter or None
         Image filter bank; ``None`` uses ``features.default_bank``.
-    context_radii : tuple of int
+    context_radii : tuple of int >= 1, default (1, 2, 4, 8)
         Radii of the stencil (centre plus 8 directions per radius) at which
         context maps are sampled.
-    context_average : bool
+    context_average : bool, default False
         Sample box means of the context maps instead of single pixels.
-    n_groups, n_disc : int, default 8 and 8
+    n_groups, n_disc : int >= 1, default 8 and 8
         LDNN size: N conjunctions of M discriminants. On Weizmann Horse at
         10 labeled pixels per image, 8 x 8 (with 4 levels) has lower error
         than 4 x 4 both with and without TV; 16 x 8 overfits.
-    epochs, batch_images, learning_rate, solver, momentum : training settings
-        See :func:`chm.classifiers.train_stage`.
-    loss : {"cross_entropy", "squared"}
+    epochs : int >= 0, default 15
+        Passes over the training images (0 keeps the initial weights).
+    batch_images : int >= 1, default 16
+        Images per mini-batch.
+    learning_rate : float > 0, default 0.01
+        Step size of the solver.
+    solver : {"adam", "momentum"}, default "adam"
+        Adam, or gradient descent with (heavy-ball) momentum ``momentum``.
+    momentum : float in [0, 1), default 0.9
+        Momentum of ``solver="momentum"`` (see
+        :func:`chm.classifiers.train_stage`).
+    loss : {"cross_entropy", "squared"}, default "cross_entropy"
         Supervised loss E_S.
-    weight_decay : float
+    weight_decay : float >= 0, default 0
         L2 penalty on the stage weights (the Tikhonov baseline).
-    dropout : float
+    dropout : float in [0, 1), default 0
         Input dropout on labeled rows.
-    crop : int or None, default 64
+    crop : int >= 3 or None, default 64
         E_U is taken on one random ``crop`` x ``crop`` window of each image
         per step (a window of the working resolution; smaller images are
         used whole). ``None`` takes it on whole maps, at about twice the
         training time.
-    class_weight : None or "balanced"
+    class_weight : None or "balanced", default None
         Class weights of the supervised loss.
-    context_cv : None or int, default 8
+    context_cv : None or int >= 2, default 8
         Out-of-fold context (stacking). A classifier fits its own labeled
         pixels better than unseen ones, so during training the context maps
         it passes on are more reliable at the labeled pixels than they will
@@ -167,15 +180,22 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         ``bank``, ``downscale`` and ``n_levels``, so fits on new draws of the
         sparse labels, cross-validation folds and repeated predictions on
         the same images reuse them. Results are the same with or without.
-    random_state : int, RandomState or None
-    n_jobs : int or None
-        Cores: feature extraction runs in joblib worker processes; the
+    random_state : int, RandomState or None, default None
+        Seeds the weight initialisation, the mini-batches, the crops and the
+        ``context_cv`` folds.
+    n_jobs : int or None, default None
+        Cores (joblib convention: None is 1, -1 all; 0 is not allowed): feature extraction runs in joblib worker processes; the
         trainings of a classifier and its ``context_cv`` copies, and the
         per-image predictions, run in threads, each numeric call with one
         BLAS/OpenMP thread (see :mod:`chm._runtime`). Results do not depend
         on it.
-    verbose : int
+    verbose : int >= 0 or bool, default 0
         Progress on stderr: 1 per classifier, 2 per epoch.
+
+    Every parameter is checked against ``_parameter_constraints`` at the
+    start of :meth:`fit`, before any feature is computed (a ValueError names
+    the parameter); ``average_folds`` and ``average_flip`` are checked again
+    at prediction, since they may be changed after fitting.
 
     Examples
     --------
@@ -183,6 +203,42 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     >>> model = CHM(random_state=0).fit(train_images, sparse_labels)   # doctest: +SKIP
     >>> label_maps = model.predict(test_images)                        # doctest: +SKIP
     """
+
+    _fitted_attribute = "units_"
+    _parameter_constraints = {
+        "n_levels": [Interval(Integral, 1, None, closed="left")],
+        "n_stages": [Interval(Integral, 1, None, closed="left")],
+        "classifier": [Options({"ldnn", "logistic"})],
+        "tv_weight": [Interval(Real, 0, None, closed="left")],
+        "penalty": [Options({"tv", "quadratic"}), Penalty],
+        "tv_levels": [Options({"full_resolution", "all", TOP_DOWN}),
+                      Interval(Integral, 0, None, closed="left"),
+                      SequenceOf([Interval(Integral, 0, None, closed="left"), Options({TOP_DOWN})],
+                                 sets=True)],
+        "downscale": [Interval(Real, 1, None, closed="left")],
+        "bank": [None, Filter],
+        "context_radii": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
+        "context_average": [Boolean()],
+        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "n_disc": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_images": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "solver": [Options({"adam", "momentum"})],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "loss": [Options({"cross_entropy", "squared"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "crop": [None, Interval(Integral, 3, None, closed="left")],
+        "class_weight": [None, Options({"balanced"})],
+        "context_cv": [None, Interval(Integral, 2, None, closed="left")],
+        "average_folds": [Boolean()],
+        "average_flip": [Boolean()],
+        "memory": [None, str, HasMethods("cache")],
+        "random_state": [RandomState()],
+        "n_jobs": N_JOBS,
+        "verbose": VERBOSE,
+    }
 
     def __init__(self, n_levels=4, n_stages=1, classifier="ldnn", tv_weight=0.1, penalty="tv",
                  tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
@@ -224,44 +280,26 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_prediction_params(self):
         """The options read at prediction time (they may be set after fitting)."""
-        val.check_bool(self.average_folds, "average_folds")
-        val.check_bool(self.average_flip, "average_flip")
+        for name in ("average_folds", "average_flip"):
+            check_param(name, getattr(self, name), self._parameter_constraints[name])
 
     def _check_params(self):
-        self._check_prediction_params()
-        val.check_bool(self.context_average, "context_average")
-        if int(self.n_levels) < 1 or int(self.n_stages) < 1:
-            raise ValueError("n_levels and n_stages must be >= 1")
-        if self.classifier not in ("ldnn", "logistic"):
-            raise ValueError(f"classifier must be 'ldnn' or 'logistic', got {self.classifier!r}")
-        if not np.isfinite(self.tv_weight) or self.tv_weight < 0:
-            raise ValueError(f"tv_weight must be a finite number >= 0, got {self.tv_weight!r}")
-        if not (np.isfinite(self.downscale) and self.downscale >= 1):
-            raise ValueError(f"downscale must be a finite number >= 1, got {self.downscale!r}")
-        if int(self.batch_images) < 1 or int(self.epochs) < 0:
-            raise ValueError(f"batch_images must be >= 1 and epochs >= 0, got "
-                             f"{self.batch_images!r} and {self.epochs!r}")
-        if self.crop is not None and int(self.crop) < 3:
-            raise ValueError(f"crop must be None or >= 3 pixels, got {self.crop!r}")
-        if self.context_cv is not None and (isinstance(self.context_cv, bool)
-                                            or not isinstance(self.context_cv, (int, np.integer))
-                                            or self.context_cv < 2):
-            raise ValueError(f"context_cv must be None or an integer >= 2, got {self.context_cv!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        """Check every parameter (see ``_parameter_constraints``) and ``tv_levels`` against
+        ``n_levels``; return the keys of the penalised classifiers (level indices and/or
+        ``"top_down"``)."""
+        self._validate_params()
+        n_levels = int(self.n_levels)
         if self.tv_levels == "full_resolution":
-            levels = {0, TOP_DOWN}
-        elif self.tv_levels == "all":
-            levels = set(range(int(self.n_levels))) | {TOP_DOWN}
-        else:
-            if self.tv_levels is None:
-                raise ValueError("tv_levels must be 'full_resolution', 'all', or level indices "
-                                 "and/or 'top_down'")
-            levels = {self.tv_levels} if isinstance(self.tv_levels, (str, int)) else set(self.tv_levels)
-            bad = [x for x in levels if x != TOP_DOWN and (isinstance(x, bool) or x not in range(int(self.n_levels)))]
-            if bad:
-                raise ValueError(f"tv_levels entries must be level indices or 'top_down', got {bad}")
-        return levels
+            return {0, TOP_DOWN}
+        if self.tv_levels == "all":
+            return set(range(n_levels)) | {TOP_DOWN}
+        levels = {self.tv_levels} if isinstance(self.tv_levels, (str, Integral)) else set(
+            self.tv_levels)
+        bad = sorted(int(x) for x in levels if x != TOP_DOWN and x >= n_levels)
+        if bad:
+            raise ValueError(f"tv_levels entries must be level indices below n_levels={n_levels} "
+                             f"or 'top_down', got {bad}")
+        return {x if x == TOP_DOWN else int(x) for x in levels}
 
     def _log(self, level, msg):
         if self.verbose >= level:
@@ -437,12 +475,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self
         """
         t0 = time.perf_counter()
-        self._check_params()
-        images = val.check_images(images)
-        labels = val.check_labels(labels, images)
-        self.classes_ = val.check_sparse_labels(labels, min_classes=2)
-        self.n_classes_ = len(self.classes_)
-        self.n_channels_ = val.image_channels(images)
+        images, labels = self._fit_prologue(images, labels)
         self.penalty_ = get_penalty(self.penalty)
         self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
@@ -450,6 +483,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                                              average=bool(self.context_average))
         plan = build_plan(int(self.n_levels), int(self.n_stages), self._check_params(),
                           downscale=float(self.downscale))
+        self.receptive_field_ = receptive_field(
+            plan, filter_support(self.bank_, self.n_channels_),
+            filter_support(self.context_filter_, self.context_filter_.n_channels), plan.downscale)
         rng = check_random_state(self.random_state)
         with compute_threads(self.n_jobs):
             feats = self._image_features(images, plan)
@@ -465,10 +501,6 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self._log(1, f"fit done in {self.fit_time_:.1f}s")
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "units_"):
-            raise ValueError("this CHM is not fitted yet; call fit first")
-
     def _check_structure(self):
         """Raise a ValueError if a parameter the fitted hierarchy depends on changed since fit."""
         for name in ("n_levels", "n_stages", "downscale"):
@@ -477,19 +509,24 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} was {fitted!r} when this model was fit and is {now!r} "
                                  f"now; call fit again to use the new value, or set it back")
 
-    def predict_proba(self, images):
-        """Class probability maps, a list of float32 (H, W, C) summing to 1."""
+    def _check_predict_input(self, images, tile_size):
+        """Checks shared by the predictions: fitted, options, structure, images, tile size."""
         self._check_fitted()
         self._check_prediction_params()
         self._check_structure()
+        if tile_size is not None:
+            val.check_int(tile_size, "tile_size", 16)
         images = val.check_images(images)
         self._check_channels(images)
-        with compute_threads(self.n_jobs):
-            maps = self._predict_walk(self._image_features(images, self.plan_))
-            if self.average_flip:
-                mirrored = [np.ascontiguousarray(im[:, ::-1]) for im in images]
-                mirrored = self._predict_walk(self._image_features(mirrored, self.plan_))
-                maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
+        return images
+
+    def _proba(self, images):
+        """Probability maps of whole validated images (inside :func:`compute_threads`)."""
+        maps = self._predict_walk(self._image_features(images, self.plan_))
+        if self.average_flip:
+            mirrored = [np.ascontiguousarray(im[:, ::-1]) for im in images]
+            mirrored = self._predict_walk(self._image_features(mirrored, self.plan_))
+            maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
         out = []
         for im, m in zip(images, maps):
             p = np.clip(resize_map(m, im.shape[:2]), 0.0, 1.0)
@@ -497,17 +534,79 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             out.append(p.astype(np.float32))
         return out
 
-    def save(self, path):
-        """Write the fitted model to ``path`` (pickle); read back with :func:`chm.load`."""
-        self._check_fitted()
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    def _tile_align(self):
+        """Input pixels that window origins are multiples of: the coarsest level's pixel."""
+        coarsest = 2 ** (self.plan_.n_levels - 1) * self.plan_.downscale
+        k = next((k for k in range(1, 101) if abs(k * coarsest - round(k * coarsest)) < 1e-9), 1)
+        return max(1, int(round(k * coarsest)))
 
+    def _tiled(self, image, tile_size, per_tile):
+        """``per_tile(map)`` of every tile of ``image``, stitched (see :mod:`chm.tiling`)."""
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            def bar(windows):
+                return tqdm(windows, desc="tiles", unit="tile", leave=False)
+        return predict_tiled(lambda window: per_tile(self._proba([window])[0]), image, tile_size,
+                             self.receptive_field_, self._tile_align(), progress=bar)
+
+    def predict_proba(self, images, tile_size=None):
+        """Class probability maps.
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images like those of ``fit``.
+        tile_size : int or None, default None
+            Predict each image in tiles of ``tile_size`` x ``tile_size``
+            input pixels, each with a halo of ``receptive_field_`` pixels,
+            and stitch them: the working memory is bounded by the tile, not
+            the image, and the maps equal the untiled ones up to rounding
+            (window origins are aligned with the pyramid of the whole
+            image). ``None`` predicts whole images.
+
+        Returns
+        -------
+        list of ndarray of float32, shape (H, W, n_classes)
+            Channel ``k`` is class ``classes_[k]``; each pixel sums to 1.
+        """
+        images = self._check_predict_input(images, tile_size)
+        with compute_threads(self.n_jobs):
+            if tile_size is None:
+                return self._proba(images)
+            return [self._tiled(im, tile_size, lambda p: p) for im in images]
+
+    def predict(self, images, tile_size=None):
+        """Most probable class of every pixel.
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images like those of ``fit``.
+        tile_size : int or None, default None
+            As in :meth:`predict_proba`. With tiles, no whole-image
+            probability map is held, and the label maps have the smallest
+            integer dtype that holds ``classes_``.
+
+        Returns
+        -------
+        list of ndarray of int, shape (H, W)
+            Label maps with values in ``classes_``.
+        """
+        if tile_size is None:
+            return super().predict(images)
+        images = self._check_predict_input(images, tile_size)
+        labels = self.classes_.astype(np.promote_types(
+            np.min_scalar_type(int(self.classes_.min())), np.min_scalar_type(int(self.classes_.max()))))
+        with compute_threads(self.n_jobs):
+            return [self._tiled(im, tile_size, lambda p: labels[p.argmax(axis=-1)]) for im in images]
 
 def load(path):
-    """Read a model written by :meth:`CHM.save` (or any chm estimator's save)."""
-    with open(path, "rb") as fh:
-        model = pickle.load(fh)
-    if not hasattr(model, "predict_proba"):
-        raise TypeError(f"{path} does not hold a chm model")
-    return model
+    """Read a model written by :meth:`CHM.save` (or any chm estimator's save).
+
+    Same as :func:`chm.load` (:func:`chm.persistence.load`), kept importable here.
+    """
+    from .persistence import load as load_model
+
+    return load_model(path)

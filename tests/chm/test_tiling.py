@@ -1,0 +1,87 @@
+"""Tiled prediction: receptive field, windows, and tiles stitched like the whole image."""
+import doctest
+
+import numpy as np
+import pytest
+
+import features
+from chm import CHM
+from chm import tiling
+from chm.datasets import sample_sparse_labels
+from chm.plan import build_plan
+from chm.synthetic import make_shapes
+from chm.tiling import filter_support, receptive_field, tile_windows
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(tiling).failed == 0
+
+
+def test_filter_support_is_measured_exactly():
+    # scipy truncates Gaussians at 4 sigma; a context stencil reaches its largest radius
+    assert filter_support(features.GaussianFilter(sigmas=(2,))) == 8
+    assert filter_support(features.GaussianFilter(sigmas=(1, 3))) == 12
+    assert filter_support(features.ContextFilter(radii=(1, 3))) == 3
+    assert filter_support(features.ContextFilter(radii=(2,), n_channels=3), n_channels=3) == 2
+
+
+def test_receptive_field_of_a_single_unit_and_its_growth():
+    one = build_plan(1, 1, set())  # level 0 (features only), then top-down reading it
+    # unit 0: 1 * (8 + 1) = 9; top-down: 9 + 1 * 2 + 1 = 12 working px; input: 12 * 1 + 0 + 1, + 1
+    assert receptive_field(one, 8, 2, 1.0) == 14
+    fields = [receptive_field(build_plan(n, 1, set()), 32, 8, 2.0) for n in (1, 2, 3, 4)]
+    assert fields == sorted(fields) and len(set(fields)) == 4
+    assert receptive_field(build_plan(2, 2, set()), 32, 8, 2.0) > fields[1]
+
+
+@pytest.mark.parametrize("shape,tile,halo,align", [((100, 70), 32, 10, 8), ((17, 90), 16, 5, 1),
+                                                   ((64, 64), 64, 3, 4), ((50, 51), 200, 9, 2)])
+def test_tiles_cover_every_pixel_once(shape, tile, halo, align):
+    count = np.zeros(shape, int)
+    for window, crop in tile_windows(shape, tile, halo, align):
+        assert window[0].start % align == 0 and window[1].start % align == 0
+        rows = np.arange(shape[0])[window[0]][crop[0]]
+        cols = np.arange(shape[1])[window[1]][crop[1]]
+        count[np.ix_(rows, cols)] += 1
+        for ax, (w, c) in enumerate(zip(window, crop)):  # the halo is there unless clipped
+            assert c.start >= min(halo, w.start + c.start) and w.stop - w.start - c.stop >= min(
+                halo, shape[ax] - (w.start + c.stop))
+    assert (count == 1).all()
+
+
+@pytest.fixture(scope="module")
+def model():
+    images, masks = make_shapes(4, (64, 80), random_state=0)
+    return CHM(n_levels=3, epochs=2, context_cv=2, random_state=0,
+               bank=features.FilterBank([features.GaussianFilter((1, 2)), features.DoGFilter((1, 2))]),
+               ).fit(images, sample_sparse_labels(masks, 30, random_state=0))
+
+
+def test_receptive_field_is_fitted(model):
+    bank = filter_support(model.bank_)
+    assert model.receptive_field_ == receptive_field(
+        model.plan_, bank, filter_support(model.context_filter_), 2.0)
+    assert model.receptive_field_ > 4 * bank  # the coarse levels see far
+
+
+def test_tiled_prediction_equals_whole_image(model):
+    image = make_shapes(1, (296, 408), random_state=1)[0]  # sizes multiples of the coarsest pixel
+    whole = model.predict_proba(image)[0]
+    tiled = model.predict_proba(image, tile_size=96)[0]
+    assert tiled.dtype == np.float32 and tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    labels = model.predict(image, tile_size=96)[0]
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, model.predict(image)[0])
+
+
+def test_tiled_prediction_on_any_size_agrees_almost_everywhere(model):
+    image = make_shapes(1, (301, 250), random_state=2)[0]
+    whole = model.predict(image)[0]
+    tiled = model.predict(image, tile_size=128)[0]
+    assert (tiled == whole).mean() >= 0.995
+
+
+def test_tiny_tile_size_rejected(model):
+    with pytest.raises(ValueError, match="tile_size"):
+        model.predict_proba(make_shapes(1, (40, 40))[0], tile_size=4)
