@@ -29,14 +29,17 @@ def ldnn_forward_kernel(z, n_groups, n_disc):
     """
     n = z.shape[0]
     f = np.empty(n, np.float32)
+    one = np.float32(1.0)
     for r in range(n):
-        not_any = np.float32(1.0)
+        not_any = one
         for i in range(n_groups):
-            g = np.float32(1.0)
+            # g_i = prod_j sigma(z_ij) = 1 / prod_j (1 + exp(-z_ij)): one division per group
+            # (an overflowing product is inf, and g_i is then 0, its limit)
+            d = one
             for j in range(n_disc):
-                g *= np.float32(1.0) / (np.float32(1.0) + np.exp(-z[r, i * n_disc + j]))
-            not_any *= np.float32(1.0) - g
-        f[r] = np.float32(1.0) - not_any
+                d *= one + np.exp(-z[r, i * n_disc + j])
+            not_any *= one - one / d
+        f[r] = one - not_any
     return f
 
 

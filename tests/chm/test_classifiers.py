@@ -19,6 +19,15 @@ def test_ldnn_kernels_match_reference(rng, n_groups, n_disc):
                                ldnn_backward_reference(z, delta, n_groups, n_disc), rtol=1e-4, atol=1e-6)
 
 
+def test_ldnn_forward_kernel_is_finite_where_exp_overflows():
+    """exp(-z) overflows float32 for z < -88: the conjunction is then 0, not NaN."""
+    z = np.array([[-200.0, -100.0, 5.0, 3.0], [-1e30, 0.0, 1e30, 1e30], [1e30] * 4], np.float32)
+    got = ldnn_forward_kernel(z, 2, 2)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, ldnn_forward_reference(z, 2, 2), atol=1e-6)
+    np.testing.assert_allclose(got, [1 / (1 + np.exp(-5.0)) / (1 + np.exp(-3.0)), 1.0, 1.0], atol=1e-6)
+
+
 def test_ldnn_output_is_disjunction_of_conjunctions():
     big = 30.0
     # group 0 all on, group 1 all off -> f = 1; all groups off -> f = 0
