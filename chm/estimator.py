@@ -19,7 +19,6 @@ purely supervised.
 """
 import numbers
 from numbers import Integral, Real
-import sys
 import time
 
 import numpy as np
@@ -32,6 +31,7 @@ from skimage.transform import rescale
 from features import ContextFilter, FeatureNormalizer, Filter, default_bank
 
 from . import _validation as val
+from ._progress import bar, log
 from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, RandomState,
                       SequenceOf, check_param)
 from ._runtime import compute_threads, thread_map
@@ -190,7 +190,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         BLAS/OpenMP thread (see :mod:`chm._runtime`). Results do not depend
         on it.
     verbose : int >= 0 or bool, default 0
-        Progress on stderr: 1 per classifier, 2 per epoch.
+        Progress on stderr: 1 draws bars of the features (per image), the
+        classifiers, and the tiles of a tiled prediction, and logs one line
+        per classifier; 2 adds a bar of each classifier's epochs; 3 also
+        logs one line per epoch.
 
     Every parameter is checked against ``_parameter_constraints`` at the
     start of :meth:`fit`, before any feature is computed (a ValueError names
@@ -303,7 +306,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _log(self, level, msg):
         if self.verbose >= level:
-            print(f"[chm] {msg}", file=sys.stderr, flush=True)
+            log(f"[chm] {msg}")
 
     # ---------------------------------------------------------------- features
     def _image_features(self, images, plan):
@@ -311,9 +314,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         features = check_memory(self.memory).cache(level_features)
         args = (self.bank_, plan.downscale, plan.n_levels)
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
+        show = self.verbose >= 1 and len(images) > 1
         if n_jobs == 1 or len(images) < 2:
-            return [features(im, *args) for im in images]
-        return Parallel(n_jobs=n_jobs)(delayed(features)(im, *args) for im in images)
+            return [features(im, *args) for im in bar(images, show, "features", unit="image")]
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(features)(im, *args)
+                                                             for im in images)
+        return list(bar(jobs, show, "features", total=len(images), unit="image"))
 
     @staticmethod
     def _as_context(prob):
@@ -363,13 +369,14 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
                       for l in range(n_lev)] for lab, f in zip(labels, feats)]
         units = []
+        with bar(None, self.verbose >= 1, "classifiers", total=len(plan), unit="classifier") as done:
+            def fit_unit(index, spec, X):
+                unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr], rng)
+                units.append(unit)
+                done.update()
+                return maps
 
-        def fit_unit(index, spec, X):
-            unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr], rng)
-            units.append(unit)
-            return maps
-
-        self._walk(plan, feats, fit_unit)
+            self._walk(plan, feats, fit_unit)
         return units
 
     def _predict_walk(self, feats):
@@ -542,14 +549,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _tiled(self, image, tile_size, per_tile):
         """``per_tile(map)`` of every tile of ``image``, stitched (see :mod:`chm.tiling`)."""
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
+        def tiles(windows):
+            return bar(windows, self.verbose >= 1 and len(windows) > 1, "tiles", unit="tile")
 
-            def bar(windows):
-                return tqdm(windows, desc="tiles", unit="tile", leave=False)
         return predict_tiled(lambda window: per_tile(self._proba([window])[0]), image, tile_size,
-                             self.receptive_field_, self._tile_align(), progress=bar)
+                             self.receptive_field_, self._tile_align(), progress=tiles)
 
     def predict_proba(self, images, tile_size=None):
         """Class probability maps.

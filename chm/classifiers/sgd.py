@@ -14,10 +14,11 @@ exactly like the supervised gradient.
 For two classes the penalty sees the probability map of the positive class
 (H, W); for more classes the whole (H, W, C) map.
 """
-import sys
 import time
 
 import numpy as np
+
+from .._progress import bar, log
 
 _PROB_FLOOR = np.float32(1e-6)
 LOSSES = ("cross_entropy", "squared")
@@ -152,7 +153,8 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
         image per step instead of the whole map (documented speed trade-off).
     rng : numpy.random.RandomState
     verbose : int
-        > 0 prints one line per epoch to stderr.
+        > 0 draws a bar of the epochs on stderr; > 1 also prints one line
+        per epoch.
 
     Returns
     -------
@@ -177,6 +179,7 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     total_steps = max(1, epochs * steps_per_epoch)
     history = []
     step = 0
+    epoch_bar = bar(None, verbose > 0, f"{name} epochs", total=epochs, unit="epoch")
     for epoch in range(epochs):
         t0 = time.perf_counter()
         es_sum = eu_sum = 0.0
@@ -220,7 +223,9 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
         rec = {"epoch": epoch + 1, "E_S": es_sum / steps_per_epoch,
                "E_U": eu_sum / steps_per_epoch, "seconds": time.perf_counter() - t0}
         history.append(rec)
-        if verbose > 0:
-            print(f"[chm] {name} epoch {epoch + 1}/{epochs}  E_S={rec['E_S']:.4f}  "
-                  f"E_U={rec['E_U']:.4f}  {rec['seconds']:.2f}s", file=sys.stderr, flush=True)
+        epoch_bar.update()
+        if verbose > 1:
+            log(f"[chm] {name} epoch {epoch + 1}/{epochs}  E_S={rec['E_S']:.4f}  "
+                f"E_U={rec['E_U']:.4f}  {rec['seconds']:.2f}s")
+    epoch_bar.close()
     return history

@@ -297,9 +297,20 @@ def test_verbose_levels(capsys, binary_data):
         assert unit in err
     assert "epoch" not in err
 
+    assert re.search(r"features: .*\d/4 ", err)  # the bars (drawn, then cleared)
+    assert re.search(r"classifiers: .*\d/3 ", err)
+
     small(verbose=2).fit(images, labels)
     err = capsys.readouterr().err
-    assert re.search(r"stage 1 top-down epoch 3/3", err)
+    assert re.search(r"stage 1 top-down epochs: .*\d/3 ", err)
+    assert not re.search(r"stage 1 top-down epoch 3/3", err)
+
+    small(verbose=3).fit(images, labels)
+    assert re.search(r"stage 1 top-down epoch 3/3", capsys.readouterr().err)
+
+    model = small(n_levels=1).fit(images, labels)
+    model.set_params(verbose=1).predict([images[0]], tile_size=16)
+    assert re.search(r"tiles: .*\d/\d+ ", capsys.readouterr().err)
 
 
 # ==================================================================== options
