@@ -16,7 +16,7 @@ with a narrower network than the paper's (16 maps, 128 hidden units instead of
 Usage::
 
     python benchmarks/convnet_speed.py                 # both runs, CPU settings below
-    python benchmarks/convnet_speed.py --tv-weight 0.3 --params '{"n_epochs": 8}' --n-images 100
+    python benchmarks/convnet_speed.py --tv-weight 0.3 --params '{"epochs": 8}' --n-images 100
 """
 import argparse
 import json
@@ -98,7 +98,7 @@ def main(argv=None):
         start = time.perf_counter()
         error = pixel_error(est, test_images, test_masks)
         predict_seconds = time.perf_counter() - start
-        per_second = est.n_epochs * len(train_images) / fit_seconds
+        per_second = est.epochs * len(train_images) / fit_seconds
         results[name] = error
         print(f"[{name}] fit {fit_seconds:.1f}s ({per_second:.1f} training images/s, "
               f"{est.n_iter_} iterations, device {est.device_}); predict {len(test_images)} test "

@@ -54,7 +54,7 @@ and three sizes with a narrow network (16 maps, 128 hidden units instead of
 ``benchmarks/convnet_speed.py``, where one fit takes a few minutes::
 
     python benchmarks/table2_stanford.py --folds 0 --seeds 0 --sizes 10 30 50 \\
-        --convnet-params '{"width":16,"hidden":128,"downscale":4,"n_epochs":12}'
+        --convnet-params '{"width":16,"hidden":128,"downscale":4,"epochs":12}'
 
 That is 16 ConvNet fits (per size: 3 cross-validation fits of the MRF's
 lambda plus its final fit, which also serves ``supervised``, and one ``tv``
@@ -123,7 +123,7 @@ N_PANELS = 4
 #: narrow network (16 maps, 128 hidden units instead of 64 and 512) on images
 #: downscaled by 4, 4 epochs (a third of the reduced protocol's 12), so that
 #: a fold runs in minutes on 2 cores. For a look at the pipeline, not for numbers.
-QUICK_CONVNET = {"width": 16, "hidden": 128, "downscale": 4, "n_epochs": 4}
+QUICK_CONVNET = {"width": 16, "hidden": 128, "downscale": 4, "epochs": 4}
 
 #: Published pixel errors (fractions), Javanmardi et al. 2016, Table 2.
 PAPER = {
@@ -276,7 +276,7 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
             plain_method=MRF_HOSTS[method] if _with_supervised else None, host_method=method,
             **info, tv_weight=0.0)
         net = model.estimator_
-        seen = len(train_x) * (net.epochs if chm_backend else net.n_epochs)
+        seen = len(train_x) * net.epochs
         runs[0]["train_images_per_s"] = (MRF_CV + 1) * seen / runs[0]["fit_seconds"]
         if _with_supervised:
             runs[1]["train_images_per_s"] = seen / net.fit_time_
@@ -304,7 +304,7 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     t0 = time.perf_counter()
     maps = model.predict(test_x)
     pred_s = time.perf_counter() - t0
-    epochs = getattr(model, "epochs", getattr(model, "n_epochs", 1))
+    epochs = getattr(model, "epochs", 1)
     return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **info,
                     train_images_per_s=len(train_x) * epochs / fit_s,
                     tv_weight=float(getattr(model, "tv_weight", 0.0)), device=_device(model))]
@@ -326,7 +326,7 @@ def parse_args(argv=None):
                         help="methods to run (default: all)")
     parser.add_argument("--convnet-params", default="{}",
                         help="JSON dict of ConvNetSegmenter parameters shared by the ConvNet "
-                             "methods, e.g. '{\"width\": 16, \"n_epochs\": 12}' (random_state is "
+                             "methods, e.g. '{\"width\": 16, \"epochs\": 12}' (random_state is "
                              "the draw seed; n_jobs defaults to cores / --n-jobs)")
     parser.add_argument("--chm-params", default="{}",
                         help="JSON dict of CHM parameters shared by the CHM methods, e.g. "

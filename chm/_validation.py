@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from ._params import Boolean, Interval, check_param
+
 __all__ = [
     "check_bool",
     "check_int",
@@ -26,16 +28,12 @@ _NUMERIC_KINDS = "biuf"
 
 def check_bool(value, name):
     """``bool(value)`` if it is a Python or numpy bool, else a ValueError naming ``name``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+    return bool(check_param(name, value, [Boolean()]))
 
 
 def check_int(value, name, low):
     """``int(value)`` if it is an integer (not a bool) ``>= low``, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return int(check_param(name, value, [Interval(numbers.Integral, low, None, closed="left")]))
 
 
 def _as_list(data, what, stack_ndims):
@@ -329,10 +327,11 @@ def check_sparse_labels(labels, min_classes=2):
     if classes.size < min_classes:
         if classes.size == 1:
             raise ValueError(
-                f"only one class ({classes[0]}) is labeled; need at least {min_classes}"
+                f"only one class ({classes[0]}) is labeled; need at least {min_classes} classes"
             )
         raise ValueError(
-            f"only {classes.size} classes {classes} are labeled; need at least {min_classes}"
+            f"only {classes.size} classes {classes} are labeled; "
+            f"need at least {min_classes} classes"
         )
     return classes
 

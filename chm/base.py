@@ -1,18 +1,72 @@
-"""What the segmenters of the package share: label maps and accuracy from probability maps."""
+"""What the segmenters of the package share: parameter checks, the fit prologue,
+label maps and accuracy from probability maps."""
+from sklearn.exceptions import NotFittedError
+
 from . import _validation as val
+from ._params import validate_params
 from .metrics import pixel_error
 
 __all__ = ["SegmenterMixin"]
 
 
 class SegmenterMixin:
-    """``predict`` and ``score`` of a segmenter, from its ``predict_proba``.
+    """Parameter checks, the fit prologue, ``predict`` and ``score`` of a segmenter.
 
-    The class using it provides ``predict_proba(images)`` (one ``(H, W,
-    n_classes)`` map per image, channel ``k`` for ``classes_[k]``), the fitted
-    attributes ``classes_`` and ``n_channels_`` and ``_check_fitted()``,
-    which raises a ``ValueError`` saying the model is not fitted.
+    The class using it declares ``_parameter_constraints`` (one entry per
+    ``__init__`` parameter, see :mod:`chm._params`) and ``_fitted_attribute``
+    (an attribute that exists once ``fit`` has finished), starts ``fit`` with
+    :meth:`_fit_prologue` and provides ``predict_proba(images)`` (one ``(H,
+    W, n_classes)`` map per image, channel ``k`` for ``classes_[k]``).
     """
+
+    _parameter_constraints: dict = {}
+    _fitted_attribute = None
+
+    def _validate_params(self):
+        """Check every parameter against ``_parameter_constraints`` (ValueError naming it)."""
+        validate_params(self)
+
+    def _check_params(self):
+        """Validate the parameters; classes extend it with rules between parameters.
+
+        Returns whatever the class's ``fit`` needs from the check (None here).
+        """
+        self._validate_params()
+
+    def _fit_prologue(self, images, labels):
+        """Start of every ``fit``: check the parameters, then the data.
+
+        Sets ``classes_`` (the sorted labeled values), ``n_classes_`` and
+        ``n_channels_`` (1 grey, 3 RGB).
+
+        Parameters
+        ----------
+        images : list of ndarray or ndarray
+            Images (H, W) or (H, W, 3); see :func:`chm._validation.check_images`.
+        labels : list of ndarray or ndarray
+            One label map per image, -1 for unlabeled pixels; at least two
+            classes must be labeled.
+
+        Returns
+        -------
+        images : list of ndarray of float32
+        labels : list of ndarray of int64
+        """
+        self._check_params()
+        images = val.check_images(images)
+        labels = val.check_labels(labels, images)
+        self.classes_ = val.check_sparse_labels(labels, min_classes=2)
+        self.n_classes_ = len(self.classes_)
+        self.n_channels_ = val.image_channels(images)
+        return images, labels
+
+    def __sklearn_is_fitted__(self):
+        return self._fitted_attribute is not None and hasattr(self, self._fitted_attribute)
+
+    def _check_fitted(self):
+        """Raise :class:`sklearn.exceptions.NotFittedError` (a ValueError) before fit."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _check_channels(self, images):
         """Raise a ValueError unless validated ``images`` have the channels seen in fit."""
@@ -21,6 +75,20 @@ class SegmenterMixin:
             kinds = {1: "grey", 3: "RGB"}
             raise ValueError(f"model was fit on {self.n_channels_}-channel images, got "
                              f"{got}-channel ones ({kinds[self.n_channels_]} vs {kinds[got]})")
+
+    def save(self, path):
+        """Write the fitted model to a model file; read it back with :func:`chm.load`.
+
+        Same as ``chm.save(self, path)`` (:func:`chm.persistence.save`): arrays
+        and JSON, no pickled code, written atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from .persistence import save
+
+        save(self, path)
 
     def predict(self, images):
         """Most probable class of every pixel.

@@ -17,9 +17,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.utils.validation import check_is_fitted
 
-from . import _validation as val
+from ._params import N_JOBS, Boolean, Interval, RandomState
+from ._validation import check_images
 from .base import SegmenterMixin
 
 __all__ = ["ForestSegmenter"]
@@ -30,20 +30,22 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators : int, default=100
+    n_estimators : int >= 1, default=100
         Trees of the forest.
-    max_depth : int or None, default=None
+    max_depth : int >= 1 or None, default=None
         Depth limit of the trees (None: grown until pure).
-    sigma_min, sigma_max : float, default=0.5, 16.0
+    sigma_min, sigma_max : float > 0, default=0.5, 16.0
         Smallest and largest Gaussian scale of the features
         (:func:`skimage.feature.multiscale_basic_features`; the scales are
-        ``sigma_min`` times powers of 2 up to ``sigma_max``).
+        ``sigma_min`` times powers of 2 up to ``sigma_max``, which must not
+        be below ``sigma_min``).
     intensity, edges, texture : bool, default=True
         Feature families: smoothed intensity, gradient magnitude, Hessian
-        eigenvalues. RGB images are described channel by channel.
+        eigenvalues; at least one must be True. RGB images are described
+        channel by channel.
     n_jobs : int or None, default=None
-        Threads of the forest (joblib convention) and of the feature filters
-        (None: 1 for the filters).
+        Threads of the forest (joblib convention: -1 all cores, 0 is not
+        allowed) and of the feature filters (None: 1 for the filters).
     random_state : int, RandomState instance or None, default=None
         Seeds the forest; the same seed and data give the same model.
 
@@ -51,6 +53,8 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
     ----------
     classes_ : ndarray of int64
         Labels seen in fit, sorted.
+    n_classes_ : int
+        Number of classes.
     n_channels_ : int
         Channels of the training images (1 gray, 3 RGB).
     n_features_ : int
@@ -58,6 +62,19 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
     forest_ : sklearn.ensemble.RandomForestClassifier
         The fitted forest.
     """
+
+    _fitted_attribute = "forest_"
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [None, Interval(Integral, 1, None, closed="left")],
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "intensity": [Boolean()],
+        "edges": [Boolean()],
+        "texture": [Boolean()],
+        "n_jobs": N_JOBS,
+        "random_state": [RandomState()],
+    }
 
     def __init__(self, n_estimators=100, max_depth=None, sigma_min=0.5, sigma_max=16.0,
                  intensity=True, edges=True, texture=True, n_jobs=None, random_state=None):
@@ -71,27 +88,12 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _check_fitted(self):
-        check_is_fitted(self, "forest_")
-
     def _check_params(self):
-        val.check_int(self.n_estimators, "n_estimators", 1)
-        if self.max_depth is not None:
-            val.check_int(self.max_depth, "max_depth", 1)
-        for name in ("sigma_min", "sigma_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
-                    or value <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        self._validate_params()
         if self.sigma_max < self.sigma_min:
             raise ValueError(f"sigma_max ({self.sigma_max}) must be >= sigma_min ({self.sigma_min})")
-        flags = [val.check_bool(getattr(self, name), name)
-                 for name in ("intensity", "edges", "texture")]
-        if not any(flags):
+        if not (self.intensity or self.edges or self.texture):
             raise ValueError("at least one of intensity, edges and texture must be True")
-        if self.n_jobs is not None and (isinstance(self.n_jobs, bool)
-                                        or not isinstance(self.n_jobs, Integral) or self.n_jobs == 0):
-            raise ValueError(f"n_jobs must be a nonzero integer or None, got {self.n_jobs!r}")
 
     def _features(self, image):
         """(H, W, n_features) float32 features of one validated image."""
@@ -119,11 +121,7 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
         -------
         self : ForestSegmenter
         """
-        self._check_params()
-        images = val.check_images(images)
-        labels = val.check_labels(labels, images)
-        self.classes_ = np.asarray(val.check_sparse_labels(labels, min_classes=2), np.int64)
-        self.n_channels_ = val.image_channels(images)
+        images, labels = self._fit_prologue(images, labels)
         X, y = [], []
         for image, lab in zip(images, labels):
             known = lab >= 0
@@ -151,7 +149,7 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
             Channel ``k`` is class ``classes_[k]``; each pixel sums to 1.
         """
         self._check_fitted()
-        images = val.check_images(images)
+        images = check_images(images)
         self._check_channels(images)
         out = []
         for image in images:

@@ -288,16 +288,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         """Check every parameter (see ``_parameter_constraints``) and ``tv_levels`` against
-        ``n_levels``; return the keys of the penalised classifiers (level indices and/or
-        ``"top_down"``)."""
+        ``n_levels``."""
         self._validate_params()
-        n_levels = int(self.n_levels)
-        if self.tv_levels == "full_resolution":
+        self._penalised_keys()
+
+    def _penalised_keys(self):
+        """Keys of the penalised classifiers (level indices and/or ``"top_down"``) of valid
+        parameters; a ValueError if ``tv_levels`` names a level beyond ``n_levels``."""
+        n_levels, tv_levels = int(self.n_levels), self.tv_levels
+        if isinstance(tv_levels, str) and tv_levels == "full_resolution":
             return {0, TOP_DOWN}
-        if self.tv_levels == "all":
+        if isinstance(tv_levels, str) and tv_levels == "all":
             return set(range(n_levels)) | {TOP_DOWN}
-        levels = {self.tv_levels} if isinstance(self.tv_levels, (str, Integral)) else set(
-            self.tv_levels)
+        levels = {tv_levels} if isinstance(tv_levels, (str, Integral)) else set(tv_levels)
         bad = sorted(int(x) for x in levels if x != TOP_DOWN and x >= n_levels)
         if bad:
             raise ValueError(f"tv_levels entries must be level indices below n_levels={n_levels} "
@@ -488,7 +491,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
                                              n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
                                              average=bool(self.context_average))
-        plan = build_plan(int(self.n_levels), int(self.n_stages), self._check_params(),
+        plan = build_plan(int(self.n_levels), int(self.n_stages), self._penalised_keys(),
                           downscale=float(self.downscale))
         self.receptive_field_ = receptive_field(
             plan, filter_support(self.bank_, self.n_channels_),

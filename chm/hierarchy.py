@@ -56,8 +56,15 @@ def pool_labels(labels, out_shape, n_classes):
     when none does.
     """
     labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be a 2-D integer array, got {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < -1 or labels.max() >= n_classes):
+        raise ValueError(f"labels must be class indices in [-1, {n_classes}), got values from "
+                         f"{labels.min()} to {labels.max()}")
     H, W = labels.shape
-    h, w = out_shape
+    h, w = (int(n) for n in out_shape)
+    if h < 1 or w < 1:
+        raise ValueError(f"out_shape must be positive, got {out_shape}")
     r, c = np.nonzero(labels >= 0)
     counts = np.zeros((h * w, n_classes), np.int32)
     cell = (r * h // H) * w + (c * w // W)

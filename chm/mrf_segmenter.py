@@ -8,6 +8,7 @@ Potts weight ``lambda`` by cross-validation over held-out labeled pixels
 """
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -15,8 +16,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_int
-from .mrf import _check_eps, mrf_smooth
+from . import _validation as val
+from ._params import N_JOBS, Boolean, HasMethods, Interval, RandomState, SequenceOf, validate_params
+from .mrf import mrf_smooth
 
 __all__ = ["DEFAULT_WEIGHTS", "MRFSegmenter"]
 
@@ -26,24 +28,26 @@ DEFAULT_WEIGHTS = np.r_[0.0, np.geomspace(0.05, 20.0, 12)]
 
 
 def _check_images_labels(images, labels):
-    images = [np.asarray(im) for im in images]
+    """Images and label maps through the shared checks (:mod:`chm._validation`)."""
     if labels is None:
         raise ValueError("labels are required")
-    labels = [np.asarray(lab) for lab in labels]
-    if len(images) == 0:
-        raise ValueError("need at least one image")
-    if len(images) != len(labels):
-        raise ValueError(f"got {len(images)} images but {len(labels)} label maps")
-    for k, (im, lab) in enumerate(zip(images, labels)):
-        if im.ndim not in (2, 3):
-            raise ValueError(f"image {k} must have shape (H, W) or (H, W, K), got {im.shape}")
-        if lab.shape != im.shape[:2]:
-            raise ValueError(f"label map {k} has shape {lab.shape}, expected {im.shape[:2]}")
-        if not np.issubdtype(lab.dtype, np.integer):
-            raise ValueError(f"label map {k} must be integers (-1 = unlabeled), got dtype {lab.dtype}")
-        if lab.size and lab.min() < -1:
-            raise ValueError(f"label map {k} has values below -1; use -1 for unlabeled pixels")
-    return images, labels
+    images = val.check_images(images)
+    return images, val.check_labels(labels, images)
+
+
+def _check_fold_classes(labels, folds, k, cv, classes):
+    """Raise a ValueError if the labels left for training fold ``k`` hold fewer than 2 classes."""
+    kept = np.concatenate([lab[(f != k) & (lab >= 0)] for lab, f in zip(labels, folds)])
+    present = np.unique(kept)
+    if present.size >= 2:
+        return
+    missing = np.setdiff1d(classes, present)[0]
+    n = sum(np.count_nonzero(lab == missing) for lab in labels)
+    raise ValueError(
+        f"cross-validation fold {k + 1} of cv={cv} lacks labels of class {missing} for training: "
+        f"all {n} labeled pixel{'s' if n > 1 else ''} of class {missing} fall in that fold's "
+        f"held-out pixels, so its estimator would see only class {present[0]}; lower cv, "
+        f"label more pixels of class {missing}, or pass a single weight (no cross-validation)")
 
 
 def _assign_folds(labels, n_folds, rng):
@@ -143,8 +147,9 @@ class MRFSegmenter(BaseEstimator):
         ``fit``/``predict`` must then be the gray-level or color images
         themselves.
     cv : int, default=3
-        Number of folds over the labeled pixels, ``>= 2``.
-    eps : float, default=1e-6
+        Number of folds over the labeled pixels, ``>= 2``. The labels left
+        for training by every fold must hold at least two classes.
+    eps : float in (0, 1), default=1e-6
         Floor on the probabilities inside the logarithm.
     cv_images : int or None, default=None
         Score each fold on at most this many of the images holding its
@@ -157,7 +162,7 @@ class MRFSegmenter(BaseEstimator):
         trained on all images.
     n_jobs : int, default=None
         Number of jobs smoothing the images of a fold in parallel (joblib
-        convention; None means 1).
+        convention; None means 1, 0 is not allowed).
     random_state : int, RandomState instance or None, default=None
         Seeds the split of the labeled pixels into folds and the choice of
         the ``cv_images`` scored images.
@@ -177,7 +182,27 @@ class MRFSegmenter(BaseEstimator):
         cross-validation was run.
     cv_fold_scores_ : ndarray of float64, shape (cv, n_weights) or None
         Held-out accuracy of each fold and weight.
+
+    Notes
+    -----
+    Every parameter is checked against ``_parameter_constraints`` at the
+    start of :meth:`fit`, and images and labels go through the same checks
+    as in :class:`chm.CHM` (boolean and integer images, integral float
+    labels; :mod:`chm._validation`). The images given to the wrapped
+    estimator and used for contrast are those checked images (float32).
     """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "weights": [None, Interval(Real, 0, None, closed="left"),
+                    SequenceOf(Interval(Real, 0, None, closed="left"), min_length=1)],
+        "contrast": [Boolean()],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="neither")],
+        "cv_images": [None, Interval(Integral, 1, None, closed="left")],
+        "n_jobs": N_JOBS,
+        "random_state": [RandomState()],
+    }
 
     def __init__(self, estimator, weights=None, contrast=False, cv=3, eps=1e-6, cv_images=None,
                  n_jobs=None, random_state=None):
@@ -191,23 +216,16 @@ class MRFSegmenter(BaseEstimator):
         self.random_state = random_state
 
     def _weight_grid(self):
+        """The validated ``weights`` as a sorted float64 grid without duplicates."""
         grid = DEFAULT_WEIGHTS if self.weights is None else self.weights
-        try:
-            grid = np.asarray(grid, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise ValueError(f"weights must be a number or a sequence of numbers, got {self.weights!r}") from None
-        if grid.size == 0:
-            raise ValueError("weights must not be empty")
-        if not np.all(np.isfinite(grid)) or np.any(grid < 0):
-            raise ValueError(f"weights must be finite and >= 0, got {self.weights!r}")
-        return np.unique(grid)
+        return np.unique(np.asarray(grid, dtype=np.float64).reshape(-1))
 
     def fit(self, images, labels):
         """Choose the smoothing weight on the sparse labels and fit the estimator.
 
         Parameters
         ----------
-        images : sequence of ndarray, each (H, W) or (H, W, K)
+        images : sequence of ndarray, each (H, W) or (H, W, 3)
             Training images.
         labels : sequence of int ndarray, each (H, W)
             Sparse label maps, -1 for unlabeled pixels.
@@ -216,27 +234,27 @@ class MRFSegmenter(BaseEstimator):
         -------
         self : MRFSegmenter
         """
+        validate_params(self)
         images, labels = _check_images_labels(images, labels)
-        if not isinstance(self.contrast, (bool, np.bool_)):
-            raise ValueError(f"contrast must be a bool, got {self.contrast!r}")
-        eps = _check_eps(self.eps)
+        classes = val.check_sparse_labels(labels, min_classes=2)
+        eps = float(self.eps)
         grid = self._weight_grid()
-        labeled = np.concatenate([lab[lab >= 0].ravel() for lab in labels])
-        classes = np.unique(labeled)
-        if classes.size < 2:
-            raise ValueError(f"need labeled pixels of at least 2 classes, got classes {classes}")
+        n_labeled = sum(np.count_nonzero(lab >= 0) for lab in labels)
         self.weights_ = grid
         if grid.size == 1:
             self.cv_scores_ = None
             self.cv_fold_scores_ = None
             self.weight_ = float(grid[0])
         else:
-            cv = check_int(self.cv, "cv", 2)
-            if labeled.size < cv:
-                raise ValueError(f"cv={cv} folds need at least {cv} labeled pixels, got {labeled.size}")
-            n_scored = None if self.cv_images is None else check_int(self.cv_images, "cv_images", 1)
+            cv = int(self.cv)
+            if n_labeled < cv:
+                raise ValueError(f"cv={cv} folds need at least {cv} labeled pixels, "
+                                 f"got {n_labeled}")
+            n_scored = self.cv_images
             rng = check_random_state(self.random_state)
             folds = _assign_folds(labels, cv, rng)
+            for k in range(cv):
+                _check_fold_classes(labels, folds, k, cv, classes)
             fold_scores = np.empty((cv, grid.size))
             for k in range(cv):
                 used = [i for i, f in enumerate(folds) if np.any(f == k)]
@@ -271,6 +289,19 @@ class MRFSegmenter(BaseEstimator):
         n_heldout = sum(np.count_nonzero(folds[i] == k) for i in used)
         return correct / n_heldout
 
+    def save(self, path):
+        """Write the fitted model to a model file; read it back with :func:`chm.load`.
+
+        Same as ``chm.save(self, path)`` (:func:`chm.persistence.save`).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from .persistence import save
+
+        save(self, path)
+
     @property
     def classes_(self):
         check_is_fitted(self, "estimator_")
@@ -281,7 +312,7 @@ class MRFSegmenter(BaseEstimator):
 
         Parameters
         ----------
-        images : sequence of ndarray, each (H, W) or (H, W, K)
+        images : sequence of ndarray, each (H, W) or (H, W, 3)
 
         Returns
         -------
@@ -295,7 +326,7 @@ class MRFSegmenter(BaseEstimator):
 
         Parameters
         ----------
-        images : sequence of ndarray, each (H, W) or (H, W, K)
+        images : sequence of ndarray, each (H, W) or (H, W, 3)
 
         Returns
         -------
@@ -303,7 +334,7 @@ class MRFSegmenter(BaseEstimator):
             Labels taken from ``classes_``.
         """
         check_is_fitted(self, "estimator_")
-        images = [np.asarray(im) for im in images]
+        images = val.check_images(images)
         classes = np.asarray(self.estimator_.classes_)
         probs = self.estimator_.predict_proba(images)
         image_for = (lambda im: im) if self.contrast else (lambda im: None)
@@ -317,7 +348,7 @@ class MRFSegmenter(BaseEstimator):
 
         Parameters
         ----------
-        images : sequence of ndarray, each (H, W) or (H, W, K)
+        images : sequence of ndarray, each (H, W) or (H, W, 3)
         labels : sequence of int ndarray, each (H, W)
             Label maps, -1 for unlabeled pixels.
 

@@ -12,6 +12,7 @@ evaluation of the patch network (:mod:`chm.convnet.network`).
 import math
 import sys
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,19 +20,21 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
+from chm._params import N_JOBS, VERBOSE, Hidden, Interval, Options, RandomState
+from chm._validation import check_images
 from chm.base import SegmenterMixin
 
-from ._runtime import _bilinear_sources, _channel_stats, _seeded, _torch_threads, resolve_device
+from ._runtime import _bilinear_sources, _channel_stats, _seeded, _standardise, _torch_threads, resolve_device
 from .losses import interpolated_nll, tv_loss_torch
 from .network import PADDING_MODES, PatchNet, pad_image
 
 __all__ = ["ConvNetSegmenter", "load"]
 
-_FORMAT = "chm.convnet.ConvNetSegmenter/1"
-_SOLVERS = ("adam", "sgd")
 _SCHEDULES = ("constant", "cosine")
+_DEPRECATED = "deprecated"
+#: Renamed parameters (old name -> CHM's name), kept as deprecated aliases for one release.
+RENAMED = {"n_epochs": "epochs", "crop_size": "crop", "batch_size": "batch_images"}
 
 
 class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
@@ -43,7 +46,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
     applied densely: one fully convolutional pass of the same weights gives
     the probabilities of every pixel (:class:`chm.convnet.network.PatchNet`).
     Each iteration takes a mini-batch of training images (random crops of
-    them when ``crop_size`` is set), computes the softmax map and minimises
+    them when ``crop`` is set), computes the softmax map and minimises
 
         E = E_S + tv_weight * E_U,
 
@@ -56,17 +59,17 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
 
     Parameters
     ----------
-    tv_weight : float, default=0.1
+    tv_weight : float >= 0, default=0.1
         Weight of the unsupervised total-variation term (``alpha`` of the
         paper, with E_U of eq. 8); 0 trains with the supervised term
         only. With the per-pixel normalisation above, 0.1 was the best of
         0.1 and 0.3 on Stanford Background with the CPU settings (0.3
         over-smooths a network trained for 12 epochs).
-    width : int, default=64
+    width : int >= 1, default=64
         Feature maps of each convolution (64 in the paper).
-    hidden : int, default=512
+    hidden : int >= 1, default=512
         Units of the fully connected layer (512 in the paper).
-    downscale : float, default=4.0
+    downscale : float >= 1, default=4.0
         Factor by which images are shrunk (bilinear, antialiased) before the
         network sees them; probability maps are upsampled back to the input
         size (bilinear). ``1`` is the paper's full resolution (use it on a
@@ -77,24 +80,24 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         interpolation of the network's output, exactly as in
         :meth:`predict_proba`. The total variation is taken on the network's
         output grid.
-    crop_size : int or None, default=None
+    crop : int >= 3 or None, default=None
         Side of the random square crop taken from each (downscaled) training
         image at each iteration, in output pixels; the network also sees the
         ``patch_size_ - 1`` pixels of context around it. ``None`` (or a crop
         larger than the image) trains on whole images. Crops of 64 to 128
         px make full-resolution training cheaper per iteration, at the cost
         of fewer labeled pixels per crop.
-    batch_size : int, default=8
+    batch_images : int >= 1, default=8
         Images (crops) per iteration.
-    n_epochs : int, default=12
+    epochs : int >= 1, default=12
         Passes over the training images.
-    learning_rate : float, default=5e-3
+    learning_rate : float > 0, default=5e-3
         Step size of the solver.
-    solver : {"adam", "sgd"}, default="adam"
+    solver : {"adam", "momentum"}, default="adam"
         Adam, or SGD with (heavy-ball) momentum ``momentum``.
-    momentum : float, default=0.9
-        Momentum of ``solver="sgd"``.
-    weight_decay : float, default=0.0
+    momentum : float in [0, 1), default=0.9
+        Momentum of ``solver="momentum"``.
+    weight_decay : float >= 0, default=0.0
         L2 penalty on the weights (the solver's ``weight_decay``).
     lr_schedule : {"constant", "cosine"}, default="cosine"
         Learning rate kept constant or decayed to 0 along a half cosine over
@@ -110,15 +113,24 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         :func:`torch.cuda.is_available`, else the CPU.
     n_jobs : int or None, default=None
         Torch intra-op threads during :meth:`fit` and prediction (``-1``: all
-        cores); ``None`` leaves torch's setting unchanged.
+        cores; 0 is not allowed); ``None`` leaves torch's setting unchanged.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the image order and the crops. With
         an int, two fits on the CPU with the same data and thread count give
         the same model (torch's deterministic algorithms are switched on
         during fit).
-    verbose : int, default=0
+    verbose : int >= 0 or bool, default=0
         If > 0, one line per epoch on stderr: the mean cross-entropy, total
         variation (per pixel) and loss of the epoch, and its duration.
+    n_epochs, crop_size, batch_size : deprecated
+        Former names of ``epochs``, ``crop`` and ``batch_images`` (those of
+        :class:`chm.CHM`); a value given under an old name is used, with a
+        ``FutureWarning``. Likewise ``solver="sgd"`` is read as
+        ``"momentum"``. They will be removed in the next release.
+
+    Every parameter is checked against ``_parameter_constraints`` at the
+    start of :meth:`fit`, before the network is built (a ValueError names the
+    parameter).
 
     Attributes
     ----------
@@ -144,17 +156,44 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         Number of optimisation steps taken.
     """
 
-    def __init__(self, tv_weight=0.1, width=64, hidden=512, downscale=4.0, crop_size=None,
-                 batch_size=8, n_epochs=12, learning_rate=5e-3, solver="adam", momentum=0.9,
+    _fitted_attribute = "module_"
+    _parameter_constraints = {
+        "tv_weight": [Interval(Real, 0, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "downscale": [Interval(Real, 1, None, closed="left")],
+        "crop": [None, Interval(Integral, 3, None, closed="left")],
+        "batch_images": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "solver": [Options({"adam", "momentum"}), Hidden(Options({"sgd"}))],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [Options(_SCHEDULES)],
+        "padding": [Options(PADDING_MODES)],
+        "device": [str, torch.device],
+        "n_jobs": N_JOBS,
+        "random_state": [RandomState()],
+        "verbose": VERBOSE,
+        # deprecated names: what the new name takes, or the "deprecated" default
+        "n_epochs": [Interval(Integral, 1, None, closed="left"), Hidden(Options({_DEPRECATED}))],
+        "crop_size": [None, Interval(Integral, 3, None, closed="left"),
+                      Hidden(Options({_DEPRECATED}))],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Hidden(Options({_DEPRECATED}))],
+    }
+
+    def __init__(self, tv_weight=0.1, width=64, hidden=512, downscale=4.0, crop=None,
+                 batch_images=8, epochs=12, learning_rate=5e-3, solver="adam", momentum=0.9,
                  weight_decay=0.0, lr_schedule="cosine", padding="reflect", device="auto",
-                 n_jobs=None, random_state=None, verbose=0):
+                 n_jobs=None, random_state=None, verbose=0, n_epochs=_DEPRECATED,
+                 crop_size=_DEPRECATED, batch_size=_DEPRECATED):
         self.tv_weight = tv_weight
         self.width = width
         self.hidden = hidden
         self.downscale = downscale
-        self.crop_size = crop_size
-        self.batch_size = batch_size
-        self.n_epochs = n_epochs
+        self.crop = crop
+        self.batch_images = batch_images
+        self.epochs = epochs
         self.learning_rate = learning_rate
         self.solver = solver
         self.momentum = momentum
@@ -165,40 +204,35 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.n_epochs = n_epochs
+        self.crop_size = crop_size
+        self.batch_size = batch_size
 
     # ------------------------------------------------------------------ checks
-    def _check_fitted(self):
-        check_is_fitted(self, "module_")
-
     def _check_params(self):
-        def positive_int(name, value, low=1):
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-        def real(name, value, low, strict):
-            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
-                    or value < low or (strict and value == low):
-                bound = ">" if strict else ">="
-                raise ValueError(f"{name} must be a finite number {bound} {low}, got {value!r}")
-
-        real("tv_weight", self.tv_weight, 0.0, False)
-        positive_int("width", self.width)
-        positive_int("hidden", self.hidden)
-        real("downscale", self.downscale, 1.0, False)
-        if self.crop_size is not None:
-            positive_int("crop_size", self.crop_size, 3)
-        positive_int("batch_size", self.batch_size)
-        positive_int("n_epochs", self.n_epochs)
-        real("learning_rate", self.learning_rate, 0.0, True)
-        real("momentum", self.momentum, 0.0, False)
-        real("weight_decay", self.weight_decay, 0.0, False)
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
-        if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.padding not in PADDING_MODES:
-            raise ValueError(f"padding must be one of {PADDING_MODES}, got {self.padding!r}")
+        """Validate the parameters; return the torch device of ``device``."""
+        self._validate_params()
         return resolve_device(self.device)
+
+    def _training_settings(self):
+        """``epochs``, ``crop``, ``batch_images`` and ``solver``, old names and values mapped.
+
+        A value given under a deprecated name (``n_epochs``, ``crop_size``,
+        ``batch_size``) or ``solver="sgd"`` is used, with a FutureWarning.
+        """
+        settings = {new: getattr(self, new) for new in RENAMED.values()}
+        for old, new in RENAMED.items():
+            value = getattr(self, old)
+            if not (isinstance(value, str) and value == _DEPRECATED):
+                warnings.warn(f"{old} is deprecated and will be removed in the next release; "
+                              f"use {new} (the name CHM uses)", FutureWarning, stacklevel=3)
+                settings[new] = value
+        settings["solver"] = self.solver
+        if self.solver == "sgd":
+            warnings.warn('solver="sgd" is deprecated and will be removed in the next release; '
+                          'use solver="momentum" (the name CHM uses)', FutureWarning, stacklevel=3)
+            settings["solver"] = "momentum"
+        return settings
 
     # ------------------------------------------------------------ preprocessing
     def _low_shape(self, shape):
@@ -209,7 +243,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
     def _prepare(self, image):
         """Normalise, downscale and pad one image; returns ``(C, h + P - 1, w + P - 1)`` float32."""
         x = image if image.ndim == 3 else image[:, :, None]
-        x = (x - self.mean_) / self.std_
+        x = _standardise(x, self.mean_, self.std_)
         x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
         low = self._low_shape(image.shape)
         if low != image.shape[:2]:
@@ -257,18 +291,11 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         -------
         self : ConvNetSegmenter
         """
-        from chm._validation import check_images, check_labels, check_sparse_labels, image_channels
-
-        device = self._check_params()
-        images = check_images(images)
-        labels = check_labels(labels, images)
-        classes = check_sparse_labels(labels, min_classes=2)
+        images, labels = self._fit_prologue(images, labels)
+        device = resolve_device(self.device)
+        settings = self._training_settings()
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        self.classes_ = np.asarray(classes, dtype=np.int64)
-        self.n_classes_ = int(self.classes_.size)
-        self.n_channels_ = image_channels(images)
         self.mean_, self.std_ = _channel_stats(images, self.n_channels_)
         self.device_ = device
 
@@ -279,27 +306,28 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             padded = [self._prepare(im) for im in images]
             points = [self._labeled_points(lab, im.shape) for lab, im in zip(labels, images)]
             low_shapes = [self._low_shape(im.shape) for im in images]
-            self._train(module, padded, points, low_shapes, rng, device)
+            self._train(module, padded, points, low_shapes, rng, device, settings)
         module.eval()
         self.module_ = module
         return self
 
-    def _make_optimizer(self, module):
-        if self.solver == "adam":
+    def _make_optimizer(self, module, solver):
+        if solver == "adam":
             return torch.optim.Adam(module.parameters(), lr=self.learning_rate,
                                     weight_decay=self.weight_decay)
         return torch.optim.SGD(module.parameters(), lr=self.learning_rate, momentum=self.momentum,
                                weight_decay=self.weight_decay)
 
-    def _sample_batch(self, batch, padded, points, low_shapes, rng):
-        """Crops of the batch's images, grouped by shape, with their labeled pixels."""
+    def _sample_batch(self, batch, padded, points, low_shapes, rng, side):
+        """Crops (of side ``side``, None: whole images) of the batch's images, grouped by
+        shape, with their labeled pixels."""
         p = self.patch_size_
         groups = {}
         for index in batch:
             h, w = low_shapes[index]
             ch, cw = h, w
-            if self.crop_size is not None:
-                ch, cw = min(self.crop_size, h), min(self.crop_size, w)
+            if side is not None:
+                ch, cw = min(side, h), min(side, w)
             top = int(rng.randint(h - ch + 1))
             left = int(rng.randint(w - cw + 1))
             crop = padded[index][:, top:top + ch + p - 1, left:left + cw + p - 1]
@@ -343,11 +371,12 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         tv = tv_sum / n_valid if n_valid else tv_sum
         return ce, tv
 
-    def _train(self, module, padded, points, low_shapes, rng, device):
-        optimizer = self._make_optimizer(module)
+    def _train(self, module, padded, points, low_shapes, rng, device, settings):
+        epochs, batch_images = settings["epochs"], settings["batch_images"]
+        optimizer = self._make_optimizer(module, settings["solver"])
         n_images = len(padded)
-        n_batches = math.ceil(n_images / self.batch_size)
-        total_steps = self.n_epochs * n_batches
+        n_batches = math.ceil(n_images / batch_images)
+        total_steps = epochs * n_batches
         scheduler = None
         if self.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -355,13 +384,14 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         self.history_ = []
         self.n_iter_ = 0
         module.train()
-        for epoch in range(1, self.n_epochs + 1):
+        for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n_images)
             sums = np.zeros(3)
             for k in range(n_batches):
-                batch = order[k * self.batch_size:(k + 1) * self.batch_size]
-                groups = self._sample_batch(batch, padded, points, low_shapes, rng)
+                batch = order[k * batch_images:(k + 1) * batch_images]
+                groups = self._sample_batch(batch, padded, points, low_shapes, rng,
+                                            settings["crop"])
                 ce, tv = self._batch_loss(module, groups, device)
                 loss = ce + self.tv_weight * tv
                 optimizer.zero_grad(set_to_none=True)
@@ -377,7 +407,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             self.history_.append({"epoch": epoch, "ce": float(ce_mean), "tv": float(tv_mean),
                                   "loss": float(loss_mean), "seconds": float(seconds)})
             if self.verbose:
-                print(f"[ConvNetSegmenter] epoch {epoch}/{self.n_epochs}  ce {ce_mean:.4f}  "
+                print(f"[ConvNetSegmenter] epoch {epoch}/{epochs}  ce {ce_mean:.4f}  "
                       f"tv {tv_mean:.4f}  loss {loss_mean:.4f}  {seconds:.1f}s",
                       file=sys.stderr, flush=True)
 
@@ -397,8 +427,6 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             to the image size when ``downscale > 1``); channel ``k`` is class
             ``classes_[k]``; each pixel's probabilities sum to 1.
         """
-        from chm._validation import check_images
-
         self._check_fitted()
         images = check_images(images)
         self._check_channels(images)
@@ -414,40 +442,12 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
                                                 dtype=np.float32))
         return out
 
-    # ---------------------------------------------------------- persistence
-    def save(self, path):
-        """Write the fitted model to ``path`` (a :func:`torch.save` file).
-
-        The file holds the parameters, the network weights and the fitted
-        attributes (no pickled code); read it back with :func:`load`.
-        A ``random_state`` that is not an int is stored as None.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        check_is_fitted(self, "module_")
-        params = self.get_params()
-        if not isinstance(params["random_state"], Integral):
-            params["random_state"] = None
-        else:
-            params["random_state"] = int(params["random_state"])
-        payload = {
-            "format": _FORMAT,
-            "params": params,
-            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "classes": [int(c) for c in self.classes_],
-            "n_channels": int(self.n_channels_),
-            "mean": [float(v) for v in self.mean_],
-            "std": [float(v) for v in self.std_],
-            "history": [dict(h) for h in self.history_],
-            "n_iter": int(self.n_iter_),
-        }
-        torch.save(payload, path)
-
-
 def load(path, device=None):
-    """Read a model written by :meth:`ConvNetSegmenter.save`.
+    """Read a ConvNet model written by :meth:`ConvNetSegmenter.save` (or :func:`chm.save`).
+
+    Same as :func:`chm.load` (:func:`chm.persistence.load`) for a file that
+    holds a ConvNet. Files of the earlier ``torch.save`` format of this
+    class are not read.
 
     Parameters
     ----------
@@ -460,25 +460,16 @@ def load(path, device=None):
     -------
     ConvNetSegmenter
         Fitted, predicting exactly as the saved model did on the same device.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a chm model file (see :func:`chm.load`) or holds
+        another kind of model.
     """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a file written by ConvNetSegmenter.save")
-    params = dict(payload["params"])
-    if device is not None:
-        params["device"] = device
-    est = ConvNetSegmenter(**params)
-    dev = resolve_device(est.device)
-    est.classes_ = np.asarray(payload["classes"], dtype=np.int64)
-    est.n_classes_ = int(est.classes_.size)
-    est.n_channels_ = int(payload["n_channels"])
-    est.mean_ = np.asarray(payload["mean"], dtype=np.float32)
-    est.std_ = np.asarray(payload["std"], dtype=np.float32)
-    est.history_ = list(payload["history"])
-    est.n_iter_ = int(payload["n_iter"])
-    module = PatchNet(est.n_classes_, est.n_channels_, width=est.width, hidden=est.hidden)
-    module.load_state_dict(payload["state_dict"])
-    est.patch_size_ = module.patch_size
-    est.device_ = dev
-    est.module_ = module.to(dev).eval()
-    return est
+    from chm.persistence import load as load_model
+
+    model = load_model(path, device=device)
+    if not isinstance(model, ConvNetSegmenter):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a ConvNetSegmenter")
+    return model

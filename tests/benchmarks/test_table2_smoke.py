@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-TINY_CONVNET = {"width": 4, "hidden": 8, "n_epochs": 1, "downscale": 1, "batch_size": 4,
+TINY_CONVNET = {"width": 4, "hidden": 8, "epochs": 1, "downscale": 1, "batch_images": 4,
                 "device": "cpu", "n_jobs": 1}
 TINY_CHM = {"epochs": 1, "n_levels": 1, "downscale": 1}
 

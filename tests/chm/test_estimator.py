@@ -274,7 +274,7 @@ def test_load_rejects_other_pickles(tmp_path):
     path = tmp_path / "other.pkl"
     with open(path, "wb") as fh:
         pickle.dump({"weights": [1, 2]}, fh)
-    with pytest.raises(TypeError, match="does not hold a chm model"):
+    with pytest.raises(ValueError, match="not a chm model file"):
         chm_estimator.load(path)
 
 

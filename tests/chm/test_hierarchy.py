@@ -182,3 +182,14 @@ def test_resize_map_multichannel_matches_per_channel(rng):
     out = resize_map(p, (7, 5))
     for k in range(3):
         np.testing.assert_allclose(out[..., k], resize_map(p[..., k], (7, 5)), atol=1e-7)
+
+
+@pytest.mark.parametrize("labels,match", [
+    (np.array([[0, 5], [1, -1]]), r"\[-1, 2\)"),
+    (np.array([[0, -2], [1, -1]]), r"\[-1, 2\)"),
+    (np.zeros((2, 2), np.float32), "integer"),
+    (np.zeros(4, np.int64), "2-D"),
+])
+def test_pool_labels_rejects_values_beyond_the_classes(labels, match):
+    with pytest.raises(ValueError, match=match):
+        pool_labels(labels, (1, 1), 2)

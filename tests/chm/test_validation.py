@@ -1,4 +1,6 @@
-"""Tests of the shared input checks."""
+"""Tests of the shared input checks and of the parameter checks of every segmenter."""
+import re
+
 import numpy as np
 import pytest
 
@@ -223,3 +225,246 @@ def test_image_channels(rng):
     assert image_channels(check_images([rng.random((5, 6)), rng.random((4, 4))])) == 1
     assert image_channels(check_images([rng.random((5, 6, 3))])) == 3
     assert image_channels(check_images([rng.random((5, 6, 1))])) == 1  # (H, W, 1) is gray
+
+
+# ===========================================================================
+# one validation layer for every segmenter (chm._params, chm.base)
+# ===========================================================================
+def _shapes(n=3, shape=(24, 28), seed=0):
+    from chm.datasets import sample_sparse_labels
+    from chm.synthetic import make_shapes
+
+    images, masks = make_shapes(n, shape, random_state=seed)
+    return images, masks, sample_sparse_labels(masks, 30, random_state=seed)
+
+
+@pytest.fixture
+def no_features(monkeypatch):
+    """Make CHM's feature extraction fail: parameter errors must come before it."""
+    import chm.estimator
+
+    def fail(*args, **kwargs):
+        raise AssertionError("features were computed before the parameters were checked")
+
+    monkeypatch.setattr(chm.estimator, "level_features", fail)
+
+
+# each of these raised a raw Python error (TypeError, AttributeError...) somewhere in fit
+_RAW_ERRORS_TODAY = [
+    ("tv_weight", "0.1"),
+    ("downscale", None),
+    ("n_levels", "a"),
+    ("n_levels", float("nan")),
+    ("verbose", None),
+    ("dropout", "a"),
+    ("n_groups", -1),
+    ("context_radii", None),
+    ("bank", "gaussian"),
+    ("learning_rate", float("nan")),
+]
+# each of these was accepted without a word
+_ACCEPTED_TODAY = [
+    ("learning_rate", 0.0),
+    ("learning_rate", -0.01),
+    ("weight_decay", -0.1),
+    ("weight_decay", float("nan")),
+    ("n_groups", 0),
+    ("n_disc", 0),
+    ("momentum", "x"),
+    ("n_levels", "2"),
+    ("n_levels", 2.5),
+    ("n_levels", True),
+    ("epochs", 2.5),
+]
+# parameters that had no check of their own
+_NEW_ENTRIES = [
+    ("tv_levels", None),
+    ("tv_levels", True),
+    ("penalty", None),
+    ("penalty", "TV"),
+    ("class_weight", "auto"),
+    ("class_weight", {0: 1.0, 1: 2.0}),
+    ("crop", 2.5),
+    ("crop", "64"),
+    ("context_cv", 2.0),
+    ("memory", 3),
+    ("n_jobs", 0),
+    ("n_jobs", 1.5),
+    ("random_state", "0"),
+    ("random_state", -1),
+    ("random_state", np.random.default_rng(0)),
+    ("context_radii", [0, 1]),
+    ("context_radii", ()),
+    ("batch_images", 1.0),
+    ("solver", "sgd"),
+    ("loss", "hinge"),
+]
+
+
+@pytest.mark.parametrize("name, value", _RAW_ERRORS_TODAY + _ACCEPTED_TODAY + _NEW_ENTRIES)
+def test_chm_rejects_a_bad_parameter_before_any_feature(no_features, name, value):
+    from chm import CHM
+
+    images, _, labels = _shapes()
+    with pytest.raises(ValueError, match=f"^{name} must be .*, got {re.escape(repr(value))}$"):
+        CHM(**{name: value}).fit(images, labels)
+
+
+def test_chm_checks_solver_and_loss_before_the_features(no_features):
+    from chm import CHM
+
+    images, _, labels = _shapes()
+    with pytest.raises(ValueError, match="solver must be 'adam' or 'momentum', got 'lbfgs'"):
+        CHM(solver="lbfgs").fit(images, labels)
+    with pytest.raises(ValueError, match="loss must be 'cross_entropy' or 'squared', got 'l2'"):
+        CHM(loss="l2").fit(images, labels)
+
+
+def test_parameters_are_checked_before_the_data():
+    from chm import CHM
+    from chm.baselines import ForestSegmenter
+
+    for est in (CHM(solver="lbfgs"), ForestSegmenter(n_estimators=0)):
+        with pytest.raises(ValueError, match="must be"):
+            est.fit("not images", None)
+
+
+def test_fit_prologue_sets_the_classes_and_channels():
+    from chm import CHM
+    from chm.baselines import ForestSegmenter
+
+    images, _, labels = _shapes()
+    labels = [np.where(lab == 1, 7, lab).astype(np.float64) for lab in labels]  # integral floats
+    for est in (CHM(), ForestSegmenter()):
+        out_images, out_labels = est._fit_prologue([(im * 255).astype(np.uint8) for im in images],
+                                                   labels)
+        np.testing.assert_array_equal(est.classes_, [0, 7])
+        assert est.n_classes_ == 2 and est.n_channels_ == 1
+        assert out_images[0].dtype == np.float32 and out_labels[0].dtype == np.int64
+        np.testing.assert_array_equal(out_labels[1], labels[1])
+
+
+def test_forest_sets_n_classes():
+    from chm.baselines import ForestSegmenter
+
+    images, _, labels = _shapes()
+    assert ForestSegmenter(n_estimators=3, random_state=0).fit(images, labels).n_classes_ == 2
+
+
+@pytest.mark.parametrize("name, value", [("random_state", "x"),
+                                         ("random_state", np.random.default_rng(0))])
+def test_forest_checks_random_state_before_the_features(name, value):
+    from chm.baselines import ForestSegmenter
+
+    images, _, labels = _shapes()
+    with pytest.raises(ValueError, match=f"^{name} must be .*, got {re.escape(repr(value))}$"):
+        ForestSegmenter(**{name: value}).fit(images, labels)
+
+
+def test_not_fitted_error_everywhere():
+    from sklearn.exceptions import NotFittedError
+
+    from chm import CHM
+    from chm.baselines import ForestSegmenter
+
+    images, masks, _ = _shapes(n=1)
+    for est in (CHM(), ForestSegmenter()):
+        name = type(est).__name__
+        for call in (lambda: est.predict_proba(images), lambda: est.predict(images),
+                     lambda: est.score(images, masks)):
+            with pytest.raises(NotFittedError, match=f"this {name} is not fitted yet; call fit"):
+                call()
+
+
+# ---------------------------------------------------------------------------
+# MRFSegmenter: the shared checks
+# ---------------------------------------------------------------------------
+def _forest():
+    from chm.baselines import ForestSegmenter
+
+    return ForestSegmenter(n_estimators=5, sigma_max=4, random_state=0)
+
+
+def test_mrf_names_the_fold_that_lacks_a_class():
+    from chm.mrf import MRFSegmenter
+
+    images, _, labels = _shapes()
+    labels = [np.where(lab == 1, -1, lab) for lab in labels]
+    labels[1][3, 4] = 1  # class 1 has a single labeled pixel
+    with pytest.raises(ValueError, match=r"cross-validation fold \d of cv=3 lacks labels of class 1"
+                                         r".*lower cv"):
+        MRFSegmenter(_forest(), weights=[0.0, 1.0], cv=3, random_state=0).fit(images, labels)
+    # with a single weight there is no cross-validation, and the fit works
+    MRFSegmenter(_forest(), weights=1.0).fit(images, labels)
+
+
+@pytest.mark.filterwarnings("ignore:the chosen smoothing weight")
+def test_mrf_takes_bool_images_with_contrast_like_chm():
+    from chm.mrf import MRFSegmenter
+
+    images, masks, labels = _shapes()
+    binary = [im > 0.5 for im in images]
+    seg = MRFSegmenter(_forest(), weights=[0.0, 1.0], contrast=True, random_state=0)
+    preds = seg.fit(binary, labels).predict(binary)
+    ref = MRFSegmenter(_forest(), weights=[0.0, 1.0], contrast=True, random_state=0)
+    ref_preds = ref.fit([b.astype(np.float32) for b in binary], labels).predict(binary)
+    np.testing.assert_array_equal(seg.cv_scores_, ref.cv_scores_)
+    for a, b in zip(preds, ref_preds):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore:the chosen smoothing weight")
+def test_mrf_takes_integral_float_labels_like_chm():
+    from chm.mrf import MRFSegmenter
+
+    images, masks, labels = _shapes()
+    as_int = MRFSegmenter(_forest(), weights=[0.0, 1.0], random_state=0).fit(images, labels)
+    as_float = MRFSegmenter(_forest(), weights=[0.0, 1.0], random_state=0).fit(
+        images, [lab.astype(np.float64) for lab in labels])
+    np.testing.assert_array_equal(as_float.cv_fold_scores_, as_int.cv_fold_scores_)
+    float_masks = [m.astype(np.float32) for m in masks]
+    assert as_float.score(images, float_masks) == as_int.score(images, masks)
+    with pytest.raises(ValueError, match="label map 0 holds non-integer values"):
+        as_int.score(images, [m + 0.5 for m in masks])
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"estimator": None}, "estimator must be an object with the methods 'fit' and 'predict_proba'"),
+    ({"contrast": 1}, "contrast must be True or False, got 1"),
+    ({"eps": 0}, r"eps must be a finite number in \(0, 1\), got 0"),
+    ({"weights": [np.nan]}, r"weights must be a finite number >= 0, a non-empty list"),
+    ({"n_jobs": 0}, "n_jobs must be an integer >= 1, an integer <= -1 or None, got 0"),
+    ({"random_state": "x"}, "random_state must be None, an integer"),
+    # checked even where a single weight leaves them unused
+    ({"weights": 1.0, "cv": 1}, "cv must be an integer >= 2, got 1"),
+    ({"weights": 1.0, "cv_images": 0}, "cv_images must be an integer >= 1 or None, got 0"),
+])
+def test_mrf_rejects_bad_parameters_by_name(params, match):
+    from chm.mrf import MRFSegmenter
+
+    images, _, labels = _shapes()
+    params = {"estimator": _forest(), **params}
+    with pytest.raises(ValueError, match=match):
+        MRFSegmenter(**params).fit(images, labels)
+
+
+# ---------------------------------------------------------------------------
+# one set of parameter names
+# ---------------------------------------------------------------------------
+def test_chm_and_the_convnet_share_their_parameter_names():
+    pytest.importorskip("torch")
+    from chm import CHM
+    from chm.convnet import ConvNetSegmenter
+
+    shared = {"epochs", "crop", "batch_images", "learning_rate", "solver", "momentum",
+              "weight_decay", "tv_weight", "downscale", "n_jobs", "random_state", "verbose"}
+    assert shared <= set(CHM().get_params()) & set(ConvNetSegmenter().get_params())
+    from chm._params import check_param
+
+    def rule(cls, name):
+        with pytest.raises(ValueError) as info:
+            check_param(name, object(), cls._parameter_constraints[name])
+        return str(info.value).split(", got")[0]
+
+    for name in shared - {"epochs"}:  # the same values are valid (epochs=0 only for CHM)
+        assert rule(CHM, name) == rule(ConvNetSegmenter, name)

@@ -1,4 +1,6 @@
 """ConvNetSegmenter on tiny synthetic images: learning, API contract, persistence."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from chm.penalties import tv_value  # noqa: E402
 pytestmark = pytest.mark.convnet
 
 # small, single-threaded settings: a fit takes a few seconds on one core
-FAST = dict(width=8, hidden=32, downscale=1, crop_size=None, batch_size=2, learning_rate=1e-2,
+FAST = dict(width=8, hidden=32, downscale=1, crop=None, batch_images=2, learning_rate=1e-2,
             n_jobs=1, device="cpu")
 
 
@@ -50,7 +52,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     (images, _, sparse), _ = data
-    return ConvNetSegmenter(tv_weight=0.0, n_epochs=25, random_state=0, **FAST).fit(images, sparse)
+    return ConvNetSegmenter(tv_weight=0.0, epochs=25, random_state=0, **FAST).fit(images, sparse)
 
 
 def test_learns_the_disks(data, fitted):
@@ -80,7 +82,7 @@ def test_fitted_attributes(fitted):
     assert fitted.patch_size_ == 62
     assert fitted.mean_.shape == fitted.std_.shape == (3,)
     assert fitted.device_ == torch.device("cpu")
-    assert len(fitted.history_) == fitted.n_epochs
+    assert len(fitted.history_) == fitted.epochs
     assert {"epoch", "ce", "tv", "loss", "seconds"} <= set(fitted.history_[0])
     assert fitted.n_iter_ == 25 * 6
     assert not fitted.module_.training
@@ -107,14 +109,14 @@ def test_predict_proba_and_predict(data, fitted):
 def test_labels_are_mapped_back_to_class_values(data):
     (images, _, sparse), _ = data
     shifted = [np.where(s >= 0, 3 + 4 * s, -1) for s in sparse]  # classes 3 and 7
-    est = ConvNetSegmenter(n_epochs=1, random_state=0, **FAST).fit(images[:4], shifted[:4])
+    est = ConvNetSegmenter(epochs=1, random_state=0, **FAST).fit(images[:4], shifted[:4])
     np.testing.assert_array_equal(est.classes_, [3, 7])
     assert set(np.unique(np.concatenate([p.ravel() for p in est.predict(images[:2])]))) <= {3, 7}
 
 
 def test_same_seed_same_model_and_clone(data):
     (images, _, sparse), _ = data
-    est = ConvNetSegmenter(n_epochs=2, random_state=7, **FAST)
+    est = ConvNetSegmenter(epochs=2, random_state=7, **FAST)
     a = est.fit(images[:6], sparse[:6]).predict_proba(images[:2])
     b = clone(est).fit(images[:6], sparse[:6]).predict_proba(images[:2])
     for pa, pb in zip(a, b):
@@ -133,7 +135,7 @@ def test_fit_leaves_global_torch_state_alone(data):
     torch.manual_seed(123)
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    ConvNetSegmenter(n_epochs=1, random_state=0, **FAST).fit(images[:2], sparse[:2])
+    ConvNetSegmenter(epochs=1, random_state=0, **FAST).fit(images[:2], sparse[:2])
     torch.testing.assert_close(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == deterministic
@@ -156,7 +158,7 @@ def test_save_load_round_trip(tmp_path, data, fitted):
 
 def test_tv_weight_smooths_the_predicted_maps(data, fitted):
     (images, _, sparse), (test_images, _, _) = data
-    smooth = ConvNetSegmenter(tv_weight=0.5, n_epochs=25, random_state=0, **FAST).fit(images, sparse)
+    smooth = ConvNetSegmenter(tv_weight=0.5, epochs=25, random_state=0, **FAST).fit(images, sparse)
     tv_plain = np.mean([tv_value(p) for p in fitted.predict_proba(test_images)])
     tv_smooth = np.mean([tv_value(p) for p in smooth.predict_proba(test_images)])
     assert tv_smooth < 0.7 * tv_plain, (tv_smooth, tv_plain)
@@ -165,8 +167,8 @@ def test_tv_weight_smooths_the_predicted_maps(data, fitted):
 
 def test_downscale_and_crops(data):
     (images, _, sparse), (test_images, _, _) = data
-    params = {**FAST, "downscale": 2, "crop_size": 8}
-    est = ConvNetSegmenter(n_epochs=2, random_state=0, **params).fit(images[:4], sparse[:4])
+    params = {**FAST, "downscale": 2, "crop": 8}
+    est = ConvNetSegmenter(epochs=2, random_state=0, **params).fit(images[:4], sparse[:4])
     proba = est.predict_proba(test_images[:2])
     assert [p.shape for p in proba] == [(40, 40, 2)] * 2
     np.testing.assert_allclose(proba[0].sum(axis=2), 1.0, atol=1e-5)
@@ -190,7 +192,7 @@ def test_labeled_pixels_use_the_upsampling_of_predict_proba():
 def test_gray_images(data):
     (images, _, sparse), _ = data
     gray = [im[:, :, 0] for im in images[:4]]
-    est = ConvNetSegmenter(n_epochs=1, random_state=0, **FAST).fit(gray, sparse[:4])
+    est = ConvNetSegmenter(epochs=1, random_state=0, **FAST).fit(gray, sparse[:4])
     assert est.n_channels_ == 1
     assert est.predict_proba(gray[:1])[0].shape == (40, 40, 2)
     with pytest.raises(ValueError, match="grey"):
@@ -201,14 +203,24 @@ def test_gray_images(data):
     ({"tv_weight": -1.0}, "tv_weight"),
     ({"width": 0}, "width"),
     ({"downscale": 0.5}, "downscale"),
-    ({"crop_size": 2}, "crop_size"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"n_epochs": 1.5}, "n_epochs"),
+    ({"crop": 2}, "crop"),
+    ({"batch_images": 0}, "batch_images"),
+    ({"epochs": 1.5}, "epochs"),
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"solver": "lbfgs"}, "solver"),
     ({"lr_schedule": "step"}, "lr_schedule"),
     ({"padding": "edge"}, "padding"),
     ({"device": "tpu"}, "device"),
+    ({"device": None}, "device"),
+    ({"momentum": "x"}, "momentum"),
+    ({"momentum": 1.0}, "momentum"),
+    ({"weight_decay": float("nan")}, "weight_decay"),
+    ({"solver": "SGD"}, "solver"),
+    ({"n_jobs": 0}, "n_jobs"),
+    ({"verbose": None}, "verbose"),
+    ({"n_epochs": 1.5}, "n_epochs"),
+    ({"crop_size": 2}, "crop_size"),
+    ({"batch_size": 0}, "batch_size"),
 ])
 def test_bad_parameters(data, params, match):
     (images, _, sparse), _ = data
@@ -216,9 +228,45 @@ def test_bad_parameters(data, params, match):
         ConvNetSegmenter(**{**FAST, **params}).fit(images[:2], sparse[:2])
 
 
+def test_deprecated_names_warn_and_are_used(data):
+    (images, _, sparse), _ = data
+    old = ConvNetSegmenter(**FAST, n_epochs=2, crop_size=8, batch_size=3, solver="sgd",
+                           random_state=0)
+    assert clone(old).get_params() == old.get_params()
+    with pytest.warns(FutureWarning) as record:
+        old.fit(images[:4], sparse[:4])
+    messages = " ".join(str(w.message) for w in record)
+    for name, new_name in [("n_epochs", "epochs"), ("crop_size", "crop"),
+                           ("batch_size", "batch_images"), ('solver="sgd"', 'solver="momentum"')]:
+        assert f"{name} is deprecated" in messages and f"use {new_name}" in messages
+    params = {**FAST, "crop": 8, "batch_images": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = ConvNetSegmenter(**params, epochs=2, solver="momentum", random_state=0)
+        new.fit(images[:4], sparse[:4])
+    assert len(old.history_) == len(new.history_) == 2
+    assert old.n_iter_ == new.n_iter_ == 2 * 2  # 4 images in batches of 3: 2 steps per epoch
+    for a, b in zip(old.predict_proba(images[:2]), new.predict_proba(images[:2])):
+        np.testing.assert_array_equal(a, b)
+    adam = ConvNetSegmenter(**params, epochs=2, random_state=0).fit(images[:4], sparse[:4])
+    assert not np.array_equal(adam.predict_proba(images[:1])[0], new.predict_proba(images[:1])[0])
+
+
+def test_parameters_are_checked_before_the_data(data, monkeypatch):
+    (images, _, sparse), _ = data
+    import chm.convnet.estimator as module
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(module, "PatchNet", fail)
+    with pytest.raises(ValueError, match="solver must be 'adam' or 'momentum', got 'lbfgs'"):
+        ConvNetSegmenter(solver="lbfgs", **FAST).fit(images[:2], "not images")
+
+
 def test_bad_inputs(data, fitted):
     (images, _, sparse), _ = data
-    est = ConvNetSegmenter(n_epochs=1, **FAST)
+    est = ConvNetSegmenter(epochs=1, **FAST)
     with pytest.raises(ValueError, match="no labeled"):
         est.fit(images[:2], [np.full((40, 40), -1)] * 2)
     with pytest.raises(ValueError, match="one class"):
