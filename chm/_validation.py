@@ -21,6 +21,7 @@ __all__ = [
     "check_sparse_labels",
     "check_labels_in_classes",
     "image_channels",
+    "integers_to_unit",
 ]
 
 _NUMERIC_KINDS = "biuf"
@@ -107,7 +108,8 @@ def check_images(images):
         Either a sequence of images, each (H, W) (gray) or (H, W, 3) (RGB),
         sizes free to differ; or one stack of shape (N, H, W) or
         (N, H, W, 3).  An (H, W, 1) image is taken as gray.  Integer images
-        are scaled by their dtype's maximum (uint8 is divided by 255);
+        are scaled to [0, 1] by their dtype's range (uint8 is divided by 255, a
+        signed dtype is mapped from its [min, max]);
         boolean images become 0/1; float images are kept as they are.
 
     Returns
@@ -154,14 +156,26 @@ def check_images(images):
                 "do not mix gray and RGB images"
             )
         if arr.dtype.kind in "iu":
-            scale = np.float32(np.iinfo(arr.dtype).max)
-            arr = arr.astype(np.float32, order="C")
-            arr /= scale
+            arr = integers_to_unit(arr)
         else:
             arr = np.ascontiguousarray(arr, dtype=np.float32)
             if not np.isfinite(arr).all():
                 raise ValueError(f"image {index} holds NaN or inf pixels")
         out.append(arr)
+    return out
+
+
+def integers_to_unit(data):
+    """Integer pixels as float32 in [0, 1], by their dtype's range (not the image's).
+
+    An unsigned image is divided by its dtype's maximum (255 for uint8, 65535
+    for uint16); a signed one is mapped from its dtype's ``[min, max]``.
+    """
+    info = np.iinfo(data.dtype)
+    out = np.asarray(data).astype(np.float32, order="C")
+    if info.min:
+        out -= np.float32(info.min)
+    out /= np.float32(float(info.max) - float(info.min))
     return out
 
 

@@ -293,6 +293,8 @@ def _outputs(inputs, out_dir, proba):
 def _predict(args):
     quiet = args.quiet
     model = _load_model(args.model)
+    if "verbose" in model.get_params():  # the tile bars follow --quiet, not the training run
+        model.set_params(verbose=0 if quiet else 1)
     if args.tile_size is not None and args.tile_size < 0:
         raise UsageError(f"--tile-size must be >= 0, got {args.tile_size}")
     inputs = files.expand_paths(args.images)

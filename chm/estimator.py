@@ -37,17 +37,25 @@ from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, R
 from ._runtime import compute_threads, thread_map
 from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
-from .hierarchy import downsample_to_level, pool_labels, pyramid, resize_map
+from .hierarchy import (downsample_to_level, grid_step, pad_to_step, pool_labels, pyramid,
+                        resize_map)
 from .penalties import Penalty, get_penalty
 from .plan import TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
 
 
 
-def working_image(image, downscale):
-    """``image`` at the working resolution: its size divided by ``downscale``."""
+def working_image(image, downscale, n_levels=1):
+    """``image`` at the working resolution, padded to whole pixels at every level.
+
+    The image is first mirrored out at its bottom and right to multiples of
+    :func:`chm.hierarchy.grid_step`, then shrunk by exactly ``downscale``
+    (anti-aliased); its level-0 size is ``ceil(H / step) * step /
+    downscale``. Predicted maps are cropped back to the input's size.
+    """
+    image = pad_to_step(np.asarray(image, dtype=np.float32), grid_step(downscale, n_levels))
     if downscale == 1:
-        return np.asarray(image, dtype=np.float32)
+        return image
     channel_axis = -1 if image.ndim == 3 else None
     return rescale(image, 1.0 / downscale, anti_aliasing=True,
                    channel_axis=channel_axis, preserve_range=True).astype(np.float32)
@@ -59,7 +67,7 @@ def level_features(image, bank, downscale, n_levels):
     A pure function of its arguments, so that :class:`CHM` can cache it
     (``memory``) across fits, cross-validation folds and predictions.
     """
-    return [bank(im) for im in pyramid(working_image(image, downscale), int(n_levels))]
+    return [bank(im) for im in pyramid(working_image(image, downscale, n_levels), int(n_levels))]
 
 
 
@@ -501,8 +509,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             feats = self._image_features(images, plan)
             self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
             y0 = []
+            step = grid_step(plan.downscale, plan.n_levels)
             for lab, f in zip(labels, feats):
                 idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
+                idx = np.pad(idx, [(0, -idx.shape[0] % step), (0, -idx.shape[1] % step)],
+                             constant_values=-1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
             self.units_ = self._fit_walk(plan, feats, y0, rng)
@@ -532,23 +543,25 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _proba(self, images):
         """Probability maps of whole validated images (inside :func:`compute_threads`)."""
-        maps = self._predict_walk(self._image_features(images, self.plan_))
+        maps = self._input_maps(images)
         if self.average_flip:
-            mirrored = [np.ascontiguousarray(im[:, ::-1]) for im in images]
-            mirrored = self._predict_walk(self._image_features(mirrored, self.plan_))
+            mirrored = self._input_maps([np.ascontiguousarray(im[:, ::-1]) for im in images])
             maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
         out = []
-        for im, m in zip(images, maps):
-            p = np.clip(resize_map(m, im.shape[:2]), 0.0, 1.0)
+        for m in maps:
+            p = np.clip(m, 0.0, 1.0)
             p /= p.sum(axis=-1, keepdims=True)
             out.append(p.astype(np.float32))
         return out
 
-    def _tile_align(self):
-        """Input pixels that window origins are multiples of: the coarsest level's pixel."""
-        coarsest = 2 ** (self.plan_.n_levels - 1) * self.plan_.downscale
-        k = next((k for k in range(1, 101) if abs(k * coarsest - round(k * coarsest)) < 1e-9), 1)
-        return max(1, int(round(k * coarsest)))
+    def _input_maps(self, images):
+        """The hierarchy's output maps at the input resolution (the padding cropped away)."""
+        step = grid_step(self.plan_.downscale, self.plan_.n_levels)
+        out = []
+        for im, m in zip(images, self._predict_walk(self._image_features(images, self.plan_))):
+            h, w = im.shape[:2]
+            out.append(resize_map(m, (h + -h % step, w + -w % step))[:h, :w])
+        return out
 
     def _tiled(self, image, tile_size, per_tile):
         """``per_tile(map)`` of every tile of ``image``, stitched (see :mod:`chm.tiling`)."""
@@ -556,7 +569,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             return bar(windows, self.verbose >= 1 and len(windows) > 1, "tiles", unit="tile")
 
         return predict_tiled(lambda window: per_tile(self._proba([window])[0]), image, tile_size,
-                             self.receptive_field_, self._tile_align(), progress=tiles)
+                             self.receptive_field_,
+                             grid_step(self.plan_.downscale, self.plan_.n_levels), progress=tiles)
 
     def predict_proba(self, images, tile_size=None):
         """Class probability maps.

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import integers_to_unit
+
 __all__ = ["FileError", "IMAGE_SUFFIXES", "expand_paths", "output_stem", "read_image",
            "read_labels", "open_zarr", "scale_pixels", "label_dtype", "needs_bigtiff",
            "TiffStackWriter", "write_labels", "write_proba"]
@@ -278,12 +280,7 @@ def scale_pixels(data):
     if kind == "b":
         return data.astype(np.float32)
     if kind in "iu":
-        info = np.iinfo(data.dtype)
-        out = data.astype(np.float32)
-        if info.min:
-            out -= np.float32(info.min)
-        out /= np.float32(float(info.max) - float(info.min))
-        return out
+        return integers_to_unit(data)
     if kind == "f":
         out = data.astype(np.float32)
         if not np.isfinite(out).all():

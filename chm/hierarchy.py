@@ -90,3 +90,29 @@ def resize_map(prob, out_shape):
         return ndimage.map_coordinates(prob, grid, order=1, mode="nearest").astype(np.float32)
     return np.stack([ndimage.map_coordinates(prob[..., k], grid, order=1, mode="nearest")
                      for k in range(prob.shape[2])], axis=-1).astype(np.float32)
+
+
+def grid_step(downscale, n_levels):
+    """Input pixels that make whole pixels at every level: the coarsest level's pixel.
+
+    The smallest whole multiple of ``downscale * 2 ** (n_levels - 1)`` (of
+    the first 100). Images are padded to multiples of it, so that the
+    working resolution is exactly ``1 / downscale`` of the input and every
+    level exactly half the one below, and tiles cut at multiples of it
+    line up with the pyramid of the whole image.
+
+    Examples
+    --------
+    >>> grid_step(2.0, 4), grid_step(1.5, 2), grid_step(1, 1)
+    (16, 3, 1)
+    """
+    coarsest = float(downscale) * 2 ** (int(n_levels) - 1)
+    k = next((k for k in range(1, 101) if abs(k * coarsest - round(k * coarsest)) < 1e-9), 1)
+    return max(1, int(round(k * coarsest)))
+
+
+def pad_to_step(image, step):
+    """``image`` (H, W[, C]) extended at its bottom and right, by mirroring, to multiples of ``step``."""
+    h, w = image.shape[:2]
+    pad = [(0, -h % step), (0, -w % step)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, pad, mode="symmetric") if pad[0][1] or pad[1][1] else image

@@ -15,12 +15,10 @@ its widest Gaussian filter, and any other model :data:`FALLBACK_HALO`
 pixels (a guess, not a bound: CHM models state their receptive field).
 Tile origins and the halo are
 multiples of the model's pyramid step (``downscale * 2 ** (n_levels - 1)``
-for CHM), so that tiles are downsampled on the grid of the whole image. For
-a CHM the tiled maps then equal the whole-image ones up to float32 rounding
-when the image's height and width are multiples of that step; for other
-sizes the whole image's pyramid resamples by factors slightly off 2, and
-the maps differ a little everywhere (as with ``CHM.predict_proba(...,
-tile_size=...)``).
+for CHM), so that tiles are downsampled on the grid of the whole image, and
+a CHM pads every image (and so the last tiles) to multiples of that step in
+the same way: the tiled maps equal the whole-image ones up to float32
+rounding, at any image size.
 
 The tasks run wherever dask runs them: threads by default, or the workers
 of a :class:`dask.distributed.Client` (``chm predict --scheduler ADDRESS``).
@@ -41,6 +39,7 @@ import math
 import numpy as np
 
 from .files import scale_pixels
+from .hierarchy import grid_step as hierarchy_grid_step
 
 __all__ = ["FALLBACK_HALO", "halo", "grid_step", "predict_proba", "predict"]
 
@@ -77,17 +76,14 @@ def halo(model):
 def grid_step(model):
     """Pixel multiple that keeps tiles on the pyramid grid of the whole image.
 
-    For a model with ``n_levels`` and ``downscale`` (CHM): the smallest
-    whole multiple of its coarsest pixel, ``downscale * 2 ** (n_levels -
-    1)`` input pixels (100 multiples tried); else 1.
+    For a model with ``n_levels`` and ``downscale`` (CHM),
+    :func:`chm.hierarchy.grid_step`; else 1.
     """
     n_levels = getattr(model, "n_levels", None)
     downscale = getattr(model, "downscale", None)
     if n_levels is None or downscale is None:
         return 1
-    coarsest = float(downscale) * 2 ** (int(n_levels) - 1)
-    k = next((k for k in range(1, 101) if abs(k * coarsest - round(k * coarsest)) < 1e-9), 1)
-    return max(1, int(round(k * coarsest)))
+    return hierarchy_grid_step(float(downscale), int(n_levels))
 
 
 def _round_up(value, step):

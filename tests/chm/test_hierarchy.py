@@ -193,3 +193,28 @@ def test_resize_map_multichannel_matches_per_channel(rng):
 def test_pool_labels_rejects_values_beyond_the_classes(labels, match):
     with pytest.raises(ValueError, match=match):
         pool_labels(labels, (1, 1), 2)
+
+
+def test_grid_step_is_the_coarsest_whole_pixel():
+    from chm.hierarchy import grid_step
+    assert grid_step(2.0, 4) == 16 and grid_step(1, 1) == 1 and grid_step(1, 3) == 4
+    assert grid_step(1.5, 2) == 3 and grid_step(2.5, 1) == 5
+
+
+def test_pad_to_step_mirrors_bottom_and_right():
+    from chm.hierarchy import pad_to_step
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    padded = pad_to_step(image, 4)
+    assert padded.shape == (4, 4)
+    np.testing.assert_array_equal(padded[:3], image)
+    np.testing.assert_array_equal(padded[3], image[2])  # symmetric: the edge row repeated
+    assert pad_to_step(image, 1) is image
+    rgb = np.zeros((5, 6, 3), np.float32)
+    assert pad_to_step(rgb, 4).shape == (8, 8, 3)
+
+
+def test_working_image_is_exactly_a_downscale_of_the_padded_image():
+    from chm.estimator import working_image
+    image = np.random.RandomState(0).random_sample((37, 50)).astype(np.float32)
+    assert working_image(image, 2.0, n_levels=3).shape == (20, 28)  # padded to 40 x 56
+    assert working_image(image, 1, n_levels=2).shape == (38, 50)

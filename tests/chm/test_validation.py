@@ -468,3 +468,12 @@ def test_chm_and_the_convnet_share_their_parameter_names():
 
     for name in shared - {"epochs"}:  # the same values are valid (epochs=0 only for CHM)
         assert rule(CHM, name) == rule(ConvNetSegmenter, name)
+
+
+def test_signed_integer_images_are_scaled_by_their_dtype_range_as_files_are():
+    from chm.files import scale_pixels
+    image = np.array([[-32768, 0], [32767, 100]], np.int16)
+    got = check_images([image])[0]
+    np.testing.assert_allclose(got, (image.astype(np.float64) + 32768) / 65535, rtol=1e-6)
+    np.testing.assert_array_equal(got, scale_pixels(image))
+    assert got.min() == 0.0 and got.max() == 1.0
