@@ -71,6 +71,8 @@ def level_features(image, bank, downscale, n_levels):
 
 
 
+_ROW_BLOCK = 1 << 15  # pixel rows per block of a unit's prediction
+
 def _sample_rows(X, n_max, rng):
     """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""
     d = X[0].shape[-1]
@@ -471,12 +473,22 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         return clf, hist
 
     def _maps(self, unit, X, average):
-        """Probability maps (H, W, C) of a unit on normalised inputs (``n_jobs`` threads)."""
-        def one(x):
-            h, w, d = x.shape
-            return unit.predict_proba(x.reshape(-1, d), average).reshape(h, w, -1)
+        """Probability maps (H, W, C) of a unit on normalised inputs.
 
-        return thread_map(one, X, self.n_jobs)
+        The pixel rows of all images are cut into blocks of a fixed size,
+        predicted in ``n_jobs`` threads: one large image uses every core, and
+        the blocks (so the results) do not depend on ``n_jobs``.
+        """
+        rows = [x.reshape(-1, x.shape[-1]) for x in X]
+        blocks = [(i, start) for i, r in enumerate(rows) for start in range(0, len(r), _ROW_BLOCK)]
+        parts = thread_map(lambda b: unit.predict_proba(rows[b[0]][b[1]:b[1] + _ROW_BLOCK], average),
+                           blocks, self.n_jobs)
+        out, k = [], 0
+        for x in X:
+            n = -(-x.shape[0] * x.shape[1] // _ROW_BLOCK)
+            out.append(np.concatenate(parts[k:k + n]).reshape(x.shape[:2] + (-1,)))
+            k += n
+        return out
 
     # -------------------------------------------------------------------- API
     def fit(self, images, labels):
