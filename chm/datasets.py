@@ -15,6 +15,7 @@ SIFT Flow is read from its original release layout by :func:`load_sift_flow`.
 import numbers
 import os
 from pathlib import Path
+import re
 import warnings
 
 import numpy as np
@@ -130,19 +131,37 @@ def _check_n(n):
     return int(n)
 
 
+# Errors about the file itself, not its content: passed on unchanged by the readers.
+_ACCESS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def _read_pixels(path, mode, size=None):
+    """uint8 pixels of an image file converted to ``mode`` ("L" or "RGB"), resized to ``size``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it cannot be decoded (corrupt, truncated, not
+        an image).
+    """
+    try:
+        with Image.open(path) as img:
+            img = img.convert(mode)
+            if size is not None and img.size != size:
+                img = img.resize(size, Image.Resampling.BILINEAR)
+            return np.asarray(img)
+    except _ACCESS_ERRORS:
+        raise
+    except Exception as exc:  # PIL reports bad content as OSError, SyntaxError, ValueError...
+        raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
+
+
 def _read_gray(path):
-    with Image.open(path) as img:
-        arr = np.asarray(img.convert("L"), dtype=np.float32)
-    return arr / np.float32(255.0)
+    return _read_pixels(path, "L").astype(np.float32) / np.float32(255.0)
 
 
 def _read_rgb(path, size=None):
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        if size is not None and img.size != size:
-            img = img.resize(size, Image.Resampling.BILINEAR)
-        arr = np.asarray(img, dtype=np.float32)
-    return arr / np.float32(255.0)
+    return _read_pixels(path, "RGB", size).astype(np.float32) / np.float32(255.0)
 
 
 # ---------------------------------------------------------------------------
@@ -178,6 +197,9 @@ def load_weizmann_horse(root=None, color=False, n=None):
     FileNotFoundError
         If the dataset is not found (naming every place looked at), or an
         image has no mask.
+    ValueError
+        Naming the file, if an image or a mask cannot be decoded (corrupt or
+        truncated JPEG), or a gray image and its mask differ in size.
     """
     n = _check_n(n)
     image_dir = "rgb" if color else "gray"
@@ -192,15 +214,15 @@ def load_weizmann_horse(root=None, color=False, n=None):
         mask_path = folder / "figure_ground" / name
         if not mask_path.is_file():
             raise FileNotFoundError(f"no mask {mask_path} for image {folder / image_dir / name}")
-        with Image.open(mask_path) as img:
-            mask = (np.asarray(img.convert("L")) >= 128).astype(np.uint8)
+        mask = (_read_pixels(mask_path, "L") >= 128).astype(np.uint8)
         if color:
             image = _read_rgb(folder / image_dir / name, size=(mask.shape[1], mask.shape[0]))
         else:
             image = _read_gray(folder / image_dir / name)
             if image.shape != mask.shape:
                 raise ValueError(
-                    f"image {name} has shape {image.shape} but its mask {mask.shape}"
+                    f"image {folder / image_dir / name} has shape {image.shape} but its mask "
+                    f"{mask_path} {mask.shape}"
                 )
         images.append(image)
         masks.append(mask)
@@ -210,18 +232,56 @@ def load_weizmann_horse(root=None, color=False, n=None):
 # ---------------------------------------------------------------------------
 # Stanford Background
 # ---------------------------------------------------------------------------
+def _first_non_integer(text):
+    """``(position, token)`` of the first whitespace-separated token of ``text`` that is
+    not a decimal integer, or None."""
+    for position, token in enumerate(text.split()):
+        if not re.fullmatch(r"[+-]?\d+", token):
+            return position, token
+    return None
+
+
 def _read_regions(path, shape):
-    """Parse a ``*.regions.txt`` whitespace integer matrix of the given shape."""
-    text = Path(path).read_text()
+    """Parse a ``*.regions.txt`` whitespace integer matrix of the given shape.
+
+    Labels 0-7 are kept, negative ones (unknown) become -1.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if it is not ASCII text, holds a token that is not
+        an integer, has another number of values than ``shape`` holds, or a
+        label above 7.
+    """
+    try:
+        text = Path(path).read_bytes().decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not a text file of integers (byte {exc.start} is not ASCII)"
+        ) from None
     with warnings.catch_warnings():
-        # a parse failure stops early with a DeprecationWarning; the size
-        # check below reports it instead
+        # a parse failure stops early with a DeprecationWarning or raises a
+        # ValueError, by numpy version; both are reported below
         warnings.simplefilter("ignore", DeprecationWarning)
-        values = np.fromstring(text, dtype=np.int64, sep=" ")
+        try:
+            values = np.fromstring(text, dtype=np.int64, sep=" ")
+        except ValueError:
+            values = None
+    if values is None or values.size != shape[0] * shape[1]:
+        bad = _first_non_integer(text)
+        if bad is not None:
+            raise ValueError(f"{path}: value {bad[0] + 1} is {bad[1][:20]!r}, not an integer")
+    if values is None:
+        raise ValueError(f"{path}: cannot read a matrix of integers")
     if values.size != shape[0] * shape[1]:
         raise ValueError(
             f"{path}: expected {shape[0]} x {shape[1]} = {shape[0] * shape[1]} integers "
             f"(the image size), read {values.size}"
+        )
+    top = len(STANFORD_CLASSES) - 1
+    if values.size and values.max() > top:
+        raise ValueError(
+            f"{path}: labels must be 0-{top} (negative: unknown), found {int(values.max())}"
         )
     labels = values.reshape(shape)
     labels[labels < 0] = -1
@@ -253,7 +313,9 @@ def load_stanford_background(root=None, n=None):
         If the dataset is not found (naming every place looked at), or an
         image has no label file.
     ValueError
-        If a label file does not match its image's size.
+        Naming the file, if an image cannot be decoded, or a label file is
+        not a text matrix of integers, does not match its image's size or
+        holds a label above 7.
     """
     n = _check_n(n)
     folder = _find_dataset("iccv09Data", root, ("images", "labels"))
@@ -349,8 +411,9 @@ def load_sift_flow(root, split=None):
     FileNotFoundError
         If the release folders, a listed image or a label file are missing.
     ValueError
-        If a label file lacks ``S``, or ``S`` does not match its image or
-        holds values outside 0-33.
+        Naming the file, if an image or a label file cannot be read
+        (corrupt, truncated), a label file lacks ``S``, or ``S`` does not
+        match its image or holds values other than the integers 0-33.
     """
     from scipy.io import loadmat
 
@@ -382,13 +445,21 @@ def load_sift_flow(root, split=None):
         if not label_path.is_file():
             raise FileNotFoundError(f"no label file {label_path} for image {image_path}")
         image = _read_rgb(image_path)
-        mat = loadmat(label_path)
+        try:
+            mat = loadmat(label_path)
+        except _ACCESS_ERRORS:
+            raise
+        except Exception as exc:  # scipy reports bad content as ValueError, MatReadError...
+            raise ValueError(
+                f"{label_path}: cannot read the .mat file ({type(exc).__name__}: {exc})"
+            ) from exc
         if "S" not in mat:
             raise ValueError(f"{label_path} holds no variable 'S'")
         S = np.asarray(mat["S"])
         if S.shape != image.shape[:2]:
             raise ValueError(f"{label_path}: S has shape {S.shape} but the image {image.shape[:2]}")
-        if not np.array_equal(S, np.round(S)) or S.min() < 0 or S.max() > SIFT_FLOW_N_CLASSES:
+        if S.dtype.kind not in "biuf" or not np.array_equal(S, np.round(S)) or S.min() < 0 \
+                or S.max() > SIFT_FLOW_N_CLASSES:
             raise ValueError(
                 f"{label_path}: S must hold integers 0-{SIFT_FLOW_N_CLASSES} (0 unlabeled)"
             )

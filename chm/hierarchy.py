@@ -21,7 +21,11 @@ def downsample(image):
     pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (image.ndim - 2)
     x = np.pad(image, pad, mode="edge")
     x = x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, *x.shape[2:])
-    return x.mean(axis=(1, 3), dtype=np.float32)
+    with np.errstate(over="ignore"):
+        out = x.mean(axis=(1, 3), dtype=np.float32)
+    if not np.isfinite(out).all():  # a 2x2 sum beyond float32: the mean itself is finite
+        out = x.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    return out
 
 
 def downsample_to_level(image, levels):

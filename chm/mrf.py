@@ -71,11 +71,27 @@ def _check_image(image, shape):
             f"image must have shape {tuple(shape)} or {tuple(shape) + ('K',)} "
             f"to match prob, got {image.shape}"
         )
+    if image.dtype == np.bool_:
+        image = image.astype(np.uint8)
     if not np.issubdtype(image.dtype, np.number) or np.issubdtype(image.dtype, np.complexfloating):
         raise ValueError(f"image must be a real numeric array, got dtype {image.dtype}")
     if not np.all(np.isfinite(image)):
         raise ValueError("image contains NaN or infinite values")
     return image
+
+
+def _unit_scaled(image):
+    """``image`` (float64) times a power of two that brings its largest ``|value|`` into [0.5, 1).
+
+    The weights of :func:`contrast_weights` do not change under a global
+    scaling of the intensities, and a power of two scales exactly, so this
+    only keeps the squared differences from overflowing (huge values) or
+    underflowing (tiny ones).
+    """
+    peak = float(np.max(np.abs(image))) if image.size else 0.0
+    if peak == 0:
+        return image
+    return np.ldexp(image, -np.frexp(peak)[1])
 
 
 def _check_weight(weight, name="weight"):
@@ -113,7 +129,10 @@ def contrast_weights(image):
     are thus 1 in flat regions and drop towards 0 across edges that are
     strong relative to the image's own typical contrast, which makes them
     invariant to a global scaling of the intensities.  A constant image
-    (``beta = 0``) gets all weights equal to 1.
+    (``beta = 0``) gets all weights equal to 1.  The image is first scaled
+    by a power of two so that its largest ``|value|`` lies in [0.5, 1); any
+    finite image, however large or small its values, thus gets finite
+    weights (integer and boolean images are taken as their values).
 
     Parameters
     ----------
@@ -128,11 +147,23 @@ def contrast_weights(image):
     down : ndarray of float64, shape (H - 1, W)
         ``down[y, x]`` is the weight of the edge between ``(y, x)`` and
         ``(y + 1, x)``.
+
+    Raises
+    ------
+    ValueError
+        If the image has another shape, is not numeric, or holds NaN or
+        infinite values.
+
+    Examples
+    --------
+    >>> right, down = contrast_weights(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]))
+    >>> np.round(right, 3).tolist(), down.tolist()
+    ([[1.0, 0.174], [1.0, 0.174]], [[1.0, 1.0, 1.0]])
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3):
         raise ValueError(f"image must have shape (H, W) or (H, W, K), got {image.shape}")
-    image = _check_image(image, image.shape[:2]).astype(np.float64, copy=False)
+    image = _unit_scaled(_check_image(image, image.shape[:2]).astype(np.float64, copy=False))
     if image.ndim == 2:
         image = image[:, :, None]
     d_right = np.sum((image[:, 1:] - image[:, :-1]) ** 2, axis=2)
@@ -151,6 +182,18 @@ def _edge_weights(shape, weight, image, contrast):
         right, down = contrast_weights(image)
         return weight * right, weight * down
     return np.full((h, w - 1), weight), np.full((h - 1, w), weight)
+
+
+def _solver_weight_cap(shape, eps):
+    """Largest per-edge weight the solvers need: larger ones are lowered to it.
+
+    Every unary cost lies in ``[0, -log(eps)]``, so any labeling that cuts an
+    edge dearer than the total unary cost of the ``H * W`` pixels is beaten by
+    the best constant labeling; lowering such weights to twice that total
+    (plus 1) keeps them uncut and leaves the minimizer unchanged, while the
+    energies the solvers add up stay finite for any finite ``weight``.
+    """
+    return 2.0 * shape[0] * shape[1] * -np.log(eps) + 1.0
 
 
 def _grid_energy(unary, labels, right, down):
@@ -320,11 +363,15 @@ def mrf_smooth(prob, image=None, weight=1.0, contrast=False, eps=1e-6):
         Per-pixel class probabilities, ``C >= 2``.  They need not sum to 1;
         values are clipped to ``[eps, 1]`` before the logarithm.
     image : array_like, shape (H, W) or (H, W, K), optional
-        Gray-level or multi-channel image; required when ``contrast`` is
-        True, otherwise only checked for shape.
+        Gray-level or multi-channel image (float, integer or boolean, any
+        finite values); required when ``contrast`` is True, otherwise only
+        checked for shape and finiteness.
     weight : float, default=1.0
-        Smoothing weight ``lambda >= 0``.  ``weight=0`` returns the argmax of
-        ``prob`` exactly (ties broken towards the first class).
+        Smoothing weight ``lambda >= 0``, any finite value.  ``weight=0``
+        returns the argmax of ``prob`` exactly (ties broken towards the first
+        class).  Edge weights above ``2 H W (-log eps) + 1`` are lowered to it
+        inside the solvers, which keeps their sums finite and does not
+        change the minimizer (such an edge is never worth cutting).
     contrast : bool, default=False
         Use the contrast-sensitive edge weights of :func:`contrast_weights`
         instead of uniform ones.
@@ -335,6 +382,12 @@ def mrf_smooth(prob, image=None, weight=1.0, contrast=False, eps=1e-6):
     -------
     labels : ndarray of intp, shape (H, W)
         Indices into the last axis of ``prob``.
+
+    Raises
+    ------
+    ValueError
+        On malformed parameters, or ``prob`` or ``image`` holding NaN or
+        infinite values.
     """
     prob = _check_prob(prob)
     weight = _check_weight(weight)
@@ -349,7 +402,9 @@ def mrf_smooth(prob, image=None, weight=1.0, contrast=False, eps=1e-6):
         return prob.argmax(axis=2).astype(np.intp)
     unary = _unary(prob, eps)
     n_classes = prob.shape[2]
-    right, down = _edge_weights(prob.shape[:2], weight, image, contrast)
+    cap = _solver_weight_cap(prob.shape[:2], eps)
+    right, down = (np.minimum(w, cap) for w in _edge_weights(prob.shape[:2], weight, image, contrast))
+    weight = min(weight, cap)
     if n_classes == 2:
         return _binary_cut(unary, right, down)
     if not contrast:

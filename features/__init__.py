@@ -7,6 +7,11 @@ pixel description in the spirit of the contextual hierarchical model (CHM)
 papers; :class:`ContextFilter` samples the probability maps of earlier
 levels; :class:`FeatureNormalizer` standardises features for a classifier.
 
+Every function and filter rejects NaN or infinite pixels with a
+``ValueError`` and returns finite features for any finite image; integer
+images are divided by their dtype's maximum, boolean ones become 0 / 1
+(see :mod:`features.base`).
+
 Colour rule of :func:`default_bank`: every texture and scale-space filter
 runs on the luminance (``skimage.color.rgb2gray`` weights), so gray and RGB
 images get the same features; ``color=True`` adds smoothed CIE Lab channels,
@@ -137,6 +142,13 @@ def extract_features(image, bank=None):
     Returns
     -------
     stack : ndarray of float32, shape (H, W, bank.n_features)
+        Finite for any finite image (huge values are filtered in float64,
+        see :mod:`features.base`).
+
+    Raises
+    ------
+    ValueError
+        If the image has a wrong shape or holds NaN or infinite pixels.
     """
     if bank is None:
         bank = _shared_default_bank(check_image(image).ndim == 3)

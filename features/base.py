@@ -19,6 +19,18 @@ Internally filters produce feature-major planes ``(F, H, W)``, which
 :class:`FilterBank` writes block by block into the result, and the filters of one call share
 intermediate results (luminance, Gaussian derivatives) through a memo dict;
 ``__call__`` returns the pixel-major ``(H, W, F)`` stack.
+
+Numerical range. Every public function and filter rejects NaN or infinite
+pixels with a ``ValueError`` and gives finite features for any finite
+image. Images whose largest ``|value|`` is at most :data:`FLOAT32_SAFE_ABS`
+(``2**24``, which covers [0, 1] images and raw 8-, 16- and 24-bit values)
+are filtered in float32, where no feature can overflow. Larger images are
+filtered in float64 (:func:`working_precision`), so squared terms such as
+the structure tensor's cannot overflow, and the features are then rounded
+to float32 with values beyond the float32 range clipped to
+``+-float32 max`` (:func:`to_float32`). A huge image thus gets the features
+of the same image scaled down, scaled back up, up to float32 rounding, as
+long as they fit in float32.
 """
 from abc import ABC, abstractmethod
 
@@ -32,6 +44,79 @@ LUMA_WEIGHTS = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
 #: as the ``scipy.ndimage`` mode of that name; ``'edge'`` replicates the
 #: border pixel.
 PAD_MODES = {"reflect": "symmetric", "edge": "edge"}
+
+#: Largest float32 value: features beyond it are clipped to it (:func:`to_float32`).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: Images with a larger ``|value|`` are filtered in float64 (:func:`working_precision`).
+#: Below it every feature stays far inside the float32 range (the largest
+#: intermediate, a squared structure-tensor entry, is below ``2**100``).
+FLOAT32_SAFE_ABS = 2.0 ** 24
+
+
+def peak_abs(array, what="image"):
+    """Largest ``|value|`` of a numeric array (0 for an empty one).
+
+    Parameters
+    ----------
+    array : ndarray
+    what : str
+        Name of the array in the error message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the array holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> peak_abs(np.array([[0.5, -2.0]]))
+    2.0
+    """
+    if array.size == 0:
+        return 0.0
+    high, low = float(array.max()), float(array.min())
+    if not (np.isfinite(high) and np.isfinite(low)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return max(high, -low, 0.0)
+
+
+def working_precision(image):
+    """The array the filters compute on: float32 ``image`` itself, or a float64 copy.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        A validated image (see :func:`check_image`).
+
+    Returns
+    -------
+    ndarray
+        ``image`` when its largest ``|value|`` is at most
+        :data:`FLOAT32_SAFE_ABS`; a float64 copy otherwise.
+    """
+    if peak_abs(image) <= FLOAT32_SAFE_ABS:
+        return image
+    return image.astype(np.float64)
+
+
+def to_float32(array):
+    """Round to float32, clipping values beyond the float32 range to ``+-float32 max``.
+
+    float32 input is returned as is.
+
+    Examples
+    --------
+    >>> to_float32(np.array([1.5, 1e300, -1e300])).tolist() == [1.5, FLOAT32_MAX, -FLOAT32_MAX]
+    True
+    """
+    if array.dtype == np.float32:
+        return array
+    return np.clip(array, -FLOAT32_MAX, FLOAT32_MAX).astype(np.float32)
 
 
 def as_float32(array):
@@ -51,6 +136,14 @@ def as_float32(array):
         return (array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)).astype(np.float32)
     if array.dtype.kind not in "fb":
         raise ValueError(f"expected a numeric image, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4 and array.size:
+        with np.errstate(invalid="ignore"):
+            peak = max(float(array.max()), -float(array.min()))
+        if np.isfinite(peak) and peak > FLOAT32_MAX:
+            raise ValueError(
+                f"image values reach {peak:.3g}, beyond the float32 range (+-{FLOAT32_MAX:.4g}); "
+                "scale the image down first"
+            )
     return array.astype(np.float32, copy=False)
 
 
@@ -60,7 +153,8 @@ def check_image(image):
     Parameters
     ----------
     image : array_like, shape (H, W), (H, W, 1) or (H, W, 3)
-        ``(H, W, 1)`` is squeezed to ``(H, W)``.
+        ``(H, W, 1)`` is squeezed to ``(H, W)``. Integer images are divided
+        by their dtype's maximum, boolean ones become 0 / 1.
 
     Returns
     -------
@@ -69,7 +163,7 @@ def check_image(image):
     Raises
     ------
     ValueError
-        On any other shape, or an empty image.
+        On any other shape, an empty image, or NaN or infinite pixels.
 
     Examples
     --------
@@ -86,25 +180,40 @@ def check_image(image):
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"empty image of shape {image.shape}")
+    peak_abs(image)
     return image
 
 
+def _luminance(image):
+    """Luminance of a validated image, in its own precision; 2-D input is returned as is."""
+    if image.ndim == 2:
+        return image
+    return image @ LUMA_WEIGHTS.astype(image.dtype)
+
+
 def luminance(image):
-    """Luminance of an RGB image (``rgb2gray`` weights); 2-D input is returned as is.
+    """Luminance of an RGB image (``rgb2gray`` weights), float32.
+
+    The image is validated by :func:`check_image`; a float32 2-D image is
+    returned as is.
 
     Examples
     --------
     >>> round(float(luminance(np.ones((2, 2, 3), np.float32))[0, 0]), 4)
     1.0
     """
+    image = check_image(image)
     if image.ndim == 2:
         return image
-    return image @ LUMA_WEIGHTS
+    return to_float32(_luminance(working_precision(image)))
 
 
 def as_gray(image):
-    """Validate a grayscale or RGB image and return its float32 luminance (H, W)."""
-    return luminance(check_image(image))
+    """Validate a grayscale or RGB image and return its luminance (H, W) in working precision.
+
+    float32, or float64 for a huge image (see :func:`working_precision`).
+    """
+    return _luminance(working_precision(check_image(image)))
 
 
 def check_mode(mode):
@@ -130,15 +239,27 @@ def pad(image, width, mode="reflect"):
 
 
 def planes_to_stack(planes):
-    """Feature-major ``(F, H, W)`` planes -> C-contiguous float32 ``(H, W, F)``."""
-    return np.ascontiguousarray(np.moveaxis(planes, 0, -1), dtype=np.float32)
+    """Feature-major ``(F, H, W)`` planes -> C-contiguous float32 ``(H, W, F)``.
+
+    float64 planes are rounded by :func:`to_float32` (clipped to the float32 range).
+    """
+    return np.ascontiguousarray(np.moveaxis(to_float32(planes), 0, -1))
+
+
+MAX_SCALE = 4096
+"""Largest filter scale (sigma, radius, ...) in pixels: beyond it a kernel is a memory hazard."""
 
 
 def check_positive(values, name, integer=False):
-    """Validate a non-empty sequence of positive numbers; return it as a tuple."""
-    values = tuple(np.atleast_1d(values).tolist())
-    if not values or any(v <= 0 for v in values):
-        raise ValueError(f"{name} must be a non-empty sequence of positive numbers, got {values}")
+    """Validate a non-empty sequence of positive numbers up to :data:`MAX_SCALE`; return a tuple."""
+    try:
+        values = tuple(np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist())
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a non-empty sequence of positive numbers, "
+                         f"got {values!r}") from None
+    if not values or any(not (0 < v <= MAX_SCALE) for v in values):
+        raise ValueError(f"{name} must be a non-empty sequence of positive numbers up to "
+                         f"{MAX_SCALE} (pixels), got {values}")
     if integer:
         if any(int(v) != v for v in values):
             raise ValueError(f"{name} must be integers, got {values}")
@@ -221,13 +342,17 @@ class ImageFilter(Filter):
     def _planes(self, image, memo):
         gray = memo.get(("gray",))
         if gray is None:
-            gray = memo[("gray",)] = luminance(image)
-        return self._compute(gray, memo)
+            gray = memo[("gray",)] = _luminance(working_precision(image))
+        return to_float32(self._compute(gray, memo))
 
     @abstractmethod
     def _compute(self, gray, memo):
-        """Feature planes ``(F, H, W)`` float32 of a 2-D float32 image (``memo``: see
-        :meth:`Filter._planes`)."""
+        """Feature planes ``(F, H, W)`` of a 2-D image, in the image's precision.
+
+        ``gray`` is float32, or float64 for a huge image (see
+        :func:`working_precision`); the planes are rounded to float32
+        afterwards. ``memo``: see :meth:`Filter._planes`.
+        """
 
 
 class FilterBank(Filter):

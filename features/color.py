@@ -3,7 +3,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .base import Filter, check_image, check_positive, fmt, planes_to_stack
+from .base import Filter, check_image, check_positive, fmt, planes_to_stack, to_float32, working_precision
 
 
 def _check_rgb(image):
@@ -14,8 +14,10 @@ def _check_rgb(image):
 
 
 def _lab_planes(rgb, sigmas):
+    """Planes in the precision of ``working_precision(rgb)`` (float64 for huge images)."""
+    rgb = working_precision(rgb)
     # L in [0, 100] and a, b in about [-100, 100]: divided by 100 to sit near the other features.
-    lab = np.moveaxis(rgb2lab(rgb).astype(np.float32, copy=False), -1, 0) / np.float32(100)
+    lab = np.moveaxis(rgb2lab(rgb).astype(rgb.dtype, copy=False), -1, 0) / rgb.dtype.type(100)
     return np.stack([ndi.gaussian_filter(lab[c], s, mode="reflect") for s in sigmas for c in range(3)])
 
 
@@ -65,4 +67,4 @@ class LabColor(Filter):
         return _check_rgb(image)
 
     def _planes(self, image, memo):
-        return _lab_planes(image, self.sigmas)
+        return to_float32(_lab_planes(image, self.sigmas))

@@ -7,7 +7,7 @@ tens of pixels tells each pixel what its surroundings look like.
 import numpy as np
 from scipy import ndimage as ndi
 
-from .base import Filter, check_mode, check_positive, pad
+from .base import Filter, check_mode, check_positive, pad, peak_abs
 from .intensity import stencil_offsets
 
 
@@ -106,6 +106,7 @@ class ContextFilter(Filter):
             )
         if maps.shape[0] == 0 or maps.shape[1] == 0:
             raise ValueError(f"empty map of shape {maps.shape}")
+        peak_abs(maps, "probability map")
         return maps
 
     def _planes(self, maps, memo):

@@ -1,8 +1,8 @@
 """Intensity stencil: the (lightly smoothed) image sampled at a sparse star of offsets."""
 import numpy as np
 
-from .base import ImageFilter, check_mode, check_positive, pad
-from .scale_space import gaussian_derivative
+from .base import ImageFilter, check_mode, check_positive, pad, peak_abs
+from .scale_space import _gaussian_derivative
 
 
 def stencil_offsets(radii, n_directions=8, centre=True):
@@ -59,7 +59,7 @@ def _sample_planes(image, offsets, mode="reflect"):
     offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     r = int(np.abs(offsets).max()) if len(offsets) else 0
     padded = pad(image, r, mode)
-    out = np.empty((len(offsets), h, w), np.float32)
+    out = np.empty((len(offsets), h, w), image.dtype)
     for i, (dy, dx) in enumerate(offsets):
         out[i] = padded[r + dy:r + dy + h, r + dx:r + dx + w]
     return out
@@ -81,6 +81,11 @@ def sample_stencil(image, offsets, mode="reflect"):
     out : ndarray of float32, shape (H, W, n)
         ``out[y, x, i] = image[y + dy_i, x + dx_i]`` (padded outside).
 
+    Raises
+    ------
+    ValueError
+        If ``image`` is not 2-D or holds NaN or infinite values.
+
     Examples
     --------
     >>> im = np.arange(12.0).reshape(3, 4)
@@ -90,6 +95,7 @@ def sample_stencil(image, offsets, mode="reflect"):
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"sample_stencil expects a 2-D array, got shape {image.shape}")
+    peak_abs(image)
     return np.moveaxis(_sample_planes(image, offsets, mode), 0, -1).copy()
 
 
@@ -141,5 +147,5 @@ class IntensityStencil(ImageFilter):
 
     def _compute(self, gray, memo):
         if self.sigma > 0:
-            gray = gaussian_derivative(gray, self.sigma, memo=memo)
+            gray = _gaussian_derivative(gray, self.sigma, memo=memo)
         return _sample_planes(gray, self._offsets, self.mode)

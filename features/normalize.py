@@ -1,6 +1,13 @@
 """Per-feature standardisation learned on training pixels."""
 import numpy as np
 
+from .base import FLOAT32_MAX, peak_abs, to_float32
+
+#: Standardised values are clipped to +-2**60: training pixels lie within
+#: +-sqrt(n_samples) of 0, and a float32 dot product of F such values with
+#: weights of any sensible size stays finite.
+STANDARD_MAX = 2.0 ** 60
+
 
 def _as_rows(X):
     """Float array (..., F) -> 2-D view (n, F)."""
@@ -12,6 +19,11 @@ def _as_rows(X):
 
 class FeatureNormalizer:
     """Standardise features: ``(X - mean_) / scale_``, float32.
+
+    Features holding NaN or infinite values are rejected (``ValueError``).
+    Standardised values are computed without overflow (in float64 where the
+    float32 arithmetic could overflow) and clipped to ``+-2**60``
+    (:data:`STANDARD_MAX`), far outside the range of the training pixels.
 
     Attributes
     ----------
@@ -61,6 +73,10 @@ class FeatureNormalizer:
             total += rows.sum(axis=0, dtype=np.float64)
         if n == 0:
             raise ValueError("fit needs at least one sample")
+        if not np.isfinite(total).all():
+            for block in blocks:
+                peak_abs(np.asarray(block), "features")
+            raise ValueError("features too large to standardise: their sum overflows float64")
         mean = total / n
         total_sq = np.zeros(n_features)
         for block in blocks:  # second pass: exact variance around the mean
@@ -84,6 +100,16 @@ class FeatureNormalizer:
         X = np.asarray(X)
         if X.ndim < 1 or X.shape[-1] != self.n_features_in_:
             raise ValueError(f"expected an array of shape (..., {self.n_features_in_}), got {X.shape}")
+        # |X - mean| is at most `spread`: the float32 arithmetic cannot overflow when
+        # both it and spread / min(scale) are in range
+        spread = peak_abs(X, "features") + float(np.abs(self.mean_).max(initial=0))
+        if spread > FLOAT32_MAX or spread / float(self.scale_.min(initial=1)) > STANDARD_MAX:
+            out = (X.astype(np.float64) - self.mean_) / self.scale_
+            out = to_float32(np.clip(out, -STANDARD_MAX, STANDARD_MAX))
+            if copy or X.dtype != np.float32:
+                return out
+            X[...] = out
+            return X
         if copy or X.dtype != np.float32:
             return (X - self.mean_).astype(np.float32, copy=False) / self.scale_
         X -= self.mean_

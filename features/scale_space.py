@@ -5,35 +5,24 @@ All derivatives are exact Gaussian derivatives (``scipy.ndimage.gaussian_filter`
 with ``order``, see :func:`gaussian_derivative`), borders ``'reflect'``. LoG and Hessian responses are
 scale-normalised by ``sigma**2`` and gradient magnitudes by ``sigma``, so
 their magnitudes are comparable across scales. The plain functions accept a
-2-D image or an RGB image (reduced to luminance).
+2-D image or an RGB image (reduced to luminance). Huge images are filtered
+in float64 (see :mod:`features.base`), so the squared terms of the gradient
+magnitude, the eigenvalues and the structure tensor never overflow.
 """
 import numpy as np
 from scipy import ndimage as ndi
 
-from .base import ImageFilter, as_gray, check_positive, fmt, planes_to_stack
+from .base import ImageFilter, as_gray, check_positive, fmt, planes_to_stack, to_float32
 
 MODE = "reflect"
 
 
-def gaussian_derivative(gray, sigma, order=(0, 0), memo=None):
-    """Gaussian derivative ``d^(oy+ox) / dy^oy dx^ox (G_sigma * gray)``, float32.
+def _gaussian_derivative(gray, sigma, order=(0, 0), memo=None):
+    """:func:`gaussian_derivative` of a validated 2-D image, in its precision, memoised.
 
-    Parameters
-    ----------
-    gray : ndarray of float32, shape (H, W)
-    sigma : float
-    order : (int, int)
-        Derivative orders along rows and columns.
-    memo : dict, optional
-        Results are looked up in / stored into it (see
-        :meth:`features.base.Filter._planes`); the returned array must then
-        not be modified.
-
-    Examples
-    --------
-    >>> ramp = np.tile(np.arange(9, dtype=np.float32), (9, 1))
-    >>> round(float(gaussian_derivative(ramp, 1.0, (0, 1))[4, 4]), 3)
-    1.0
+    ``memo``: results are looked up in / stored into it (see
+    :meth:`features.base.Filter._planes`); the returned array must then not
+    be modified.
     """
     order = (int(order[0]), int(order[1]))
     key = ("gauss", float(sigma), order)
@@ -43,6 +32,31 @@ def gaussian_derivative(gray, sigma, order=(0, 0), memo=None):
     if memo is not None:
         memo[key] = out
     return out
+
+
+def gaussian_derivative(image, sigma, order=(0, 0)):
+    """Gaussian derivative ``d^(oy+ox) / dy^oy dx^ox (G_sigma * gray)``, float32.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, 3)
+        RGB images are reduced to luminance.
+    sigma : float
+    order : (int, int)
+        Derivative orders along rows and columns.
+
+    Returns
+    -------
+    out : ndarray of float32, shape (H, W)
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.arange(9, dtype=np.float32), (9, 1))
+    >>> round(float(gaussian_derivative(ramp, 1.0, (0, 1))[4, 4]), 3)
+    1.0
+    """
+    (sigma,) = check_positive(sigma, "sigma")
+    return to_float32(_gaussian_derivative(as_gray(image), sigma, order))
 
 
 def _eig_sym2x2(a, b, c):
@@ -56,7 +70,7 @@ def _eig_sym2x2(a, b, c):
 
 
 def _gaussian_planes(gray, sigmas, memo=None):
-    return np.stack([gaussian_derivative(gray, s, memo=memo) for s in sigmas])
+    return np.stack([_gaussian_derivative(gray, s, memo=memo) for s in sigmas])
 
 
 def _dog_planes(gray, sigmas, memo=None):
@@ -67,13 +81,13 @@ def _dog_planes(gray, sigmas, memo=None):
 def _log_planes(gray, sigmas, memo=None):
     out = []
     for s in sigmas:
-        lap = gaussian_derivative(gray, s, (2, 0), memo) + gaussian_derivative(gray, s, (0, 2), memo)
+        lap = _gaussian_derivative(gray, s, (2, 0), memo) + _gaussian_derivative(gray, s, (0, 2), memo)
         out.append(np.float32(s * s) * lap)
     return np.stack(out)
 
 
 def _gradient(gray, sigma, memo=None):
-    return gaussian_derivative(gray, sigma, (1, 0), memo), gaussian_derivative(gray, sigma, (0, 1), memo)
+    return _gaussian_derivative(gray, sigma, (1, 0), memo), _gaussian_derivative(gray, sigma, (0, 1), memo)
 
 
 def _gradient_magnitude_planes(gray, sigmas, memo=None):
@@ -88,7 +102,7 @@ def _hessian_planes(gray, sigmas, memo=None):
     out = []
     for s in sigmas:
         k = np.float32(s * s)
-        hyy, hxy, hxx = (k * gaussian_derivative(gray, s, o, memo) for o in ((2, 0), (1, 1), (0, 2)))
+        hyy, hxy, hxx = (k * _gaussian_derivative(gray, s, o, memo) for o in ((2, 0), (1, 1), (0, 2)))
         out.extend(_eig_sym2x2(hyy, hxy, hxx))
     return np.stack(out)
 

@@ -4,7 +4,7 @@ from scipy import fft as sfft
 from scipy import ndimage as ndi
 from skimage.filters import gabor_kernel
 
-from .base import ImageFilter, as_gray, check_positive, fmt, pad, planes_to_stack
+from .base import ImageFilter, as_gray, check_positive, fmt, pad, peak_abs, planes_to_stack
 from .scale_space import _gradient
 
 # --- Gabor ---------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _gabor_planes(gray, factors):
     p = max(len(ky) // 2 for ky, _ in factors)
     ny, nx = sfft.next_fast_len(h + 2 * p), sfft.next_fast_len(w + 2 * p)
     image_ft = sfft.fft2(np.pad(gray, p, mode="symmetric"), s=(ny, nx))
-    out = np.empty((len(factors), h, w), np.float32)
+    out = np.empty((len(factors), h, w), gray.dtype)
     for i, (ky, kx) in enumerate(factors):
         product = image_ft * _centred_fft(ky, ny)[:, None]
         product *= _centred_fft(kx, nx)[None, :]
@@ -165,7 +165,7 @@ def _orientation_votes(gray, n_bins, sigma, memo=None):
     lower = lower.astype(np.intp).ravel() % n_bins
     upper = (lower + 1) % n_bins
     pixels = np.arange(gray.size)
-    votes = np.zeros((n_bins, gray.size), np.float32)
+    votes = np.zeros((n_bins, gray.size), gray.dtype)
     votes[lower, pixels] = lower_w.ravel()
     votes[upper, pixels] += upper_w.ravel()  # (bin, pixel) pairs are distinct: n_bins >= 2
     return votes.reshape((n_bins,) + gray.shape)
@@ -243,12 +243,18 @@ def integral_image(image):
     ``S[y, x] = image[:y, :x].sum()``, so the sum over rows ``a:b`` and
     columns ``c:d`` is ``S[b, d] - S[a, d] - S[b, c] + S[a, c]``.
 
+    Raises
+    ------
+    ValueError
+        If ``image`` holds NaN or infinite values.
+
     Examples
     --------
     >>> float(integral_image(np.ones((2, 3)))[2, 3])
     6.0
     """
     image = np.asarray(image, dtype=np.float64)
+    peak_abs(image)
     s = np.zeros((image.shape[0] + 1, image.shape[1] + 1))
     np.cumsum(np.cumsum(image, axis=0), axis=1, out=s[1:, 1:])
     return s
@@ -264,7 +270,7 @@ def _haar_planes(gray, radii):
         a, b, c, d = big + y0, big + y1 + 1, big + x0, big + x1 + 1
         return s[b:b + h, d:d + w] - s[a:a + h, d:d + w] - s[b:b + h, c:c + w] + s[a:a + h, c:c + w]
 
-    out = np.empty((2 * len(radii), h, w), np.float32)
+    out = np.empty((2 * len(radii), h, w), gray.dtype)
     for i, r in enumerate(radii):
         area = r * (2 * r + 1)
         out[2 * i] = (box(-r, r, -r, -1) - box(-r, r, 1, r)) / area

@@ -3,8 +3,9 @@
 - :func:`resolve_device`: turn the ``device`` parameter into a :class:`torch.device`;
 - ``_torch_threads``, ``_seeded``: context managers setting torch's intra-op
   threads, and seeding torch with deterministic kernels;
-- ``_bilinear_sources``, ``_channel_stats``: bilinear resampling sources and
-  weights, per-channel normalisation statistics.
+- ``_bilinear_sources``, ``_channel_stats``, ``_standardise``: bilinear
+  resampling sources and weights, per-channel normalisation statistics and
+  the normalisation itself.
 """
 from contextlib import contextmanager
 
@@ -96,6 +97,27 @@ def _bilinear_sources(rows, size_in, size_out):
     lo = np.minimum(lo, size_in - 1)
     hi = np.minimum(lo + 1, size_in - 1)
     return lo, hi, src - lo
+
+
+#: Normalised inputs are clipped to +-2**60: the training pixels lie within
+#: +-sqrt(n_pixels) of 0, and the first convolution of such values stays
+#: finite in float32 (see also ``network.LRN_INPUT_MAX``).
+INPUT_MAX = 2.0 ** 60
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _standardise(x, mean, std):
+    """``(x - mean) / std`` per channel (last axis) as float32, clipped to ``+-INPUT_MAX``.
+
+    float32 arithmetic where it cannot overflow (the usual case), float64
+    otherwise, so that any finite image gives finite inputs.
+    """
+    peak = max(float(np.max(x)), -float(np.min(x))) if x.size else 0.0
+    spread = peak + float(np.max(np.abs(mean)))  # bounds |x - mean|
+    if spread <= _FLOAT32_MAX and spread / float(np.min(std)) <= INPUT_MAX:
+        return (x - mean) / std
+    out = (x.astype(np.float64) - mean) / std
+    return np.clip(out, -INPUT_MAX, INPUT_MAX).astype(np.float32)
 
 
 def _channel_stats(images, n_channels):

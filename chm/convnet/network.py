@@ -35,6 +35,11 @@ LRN_SIZE = 5
 LRN_ALPHA = 1e-4
 LRN_BETA = 0.75
 LRN_K = 2.0
+#: Activations are clipped to 2**60 before the LRN so that their squares stay
+#: finite in float32; the LRN output of an activation that large is below 1e-5
+#: (it falls like ``a ** (1 - 2 * LRN_BETA)``), so nothing the network
+#: computes on ordinary inputs changes.
+LRN_INPUT_MAX = 2.0 ** 60
 
 PADDING_MODES = ("reflect", "zero")
 
@@ -194,8 +199,12 @@ class PatchNet(nn.Module):
         Same values as :func:`torch.nn.functional.local_response_norm` (zero
         channels beyond the ends), with the windowed sum of squares done as a
         1x1 convolution by a banded matrix, which is faster on the CPU.
+        Activations are first clipped to ``LRN_INPUT_MAX`` (squares of larger
+        ones would overflow float32, and the band's zeros would turn them
+        into NaN).
         """
         band = self.lrn_band.to(dtype=x.dtype)
+        x = x.clamp(max=LRN_INPUT_MAX)
         return x * torch.pow(F.conv2d(x * x, band) + LRN_K, -LRN_BETA)
 
     def forward_patches(self, patches):

@@ -303,3 +303,101 @@ def test_sift_flow_errors(tmp_path):
     savemat(tmp_path / "SemanticLabels" / SIFT_SUB / "coast_b2.mat", {"S": np.zeros((4, 4))})
     with pytest.raises(ValueError, match="shape"):
         load_sift_flow(tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# broken files: a ValueError naming the file
+# ---------------------------------------------------------------------------
+def _stanford_folder(tmp_path, regions):
+    """One 2x3 Stanford image whose label file holds ``regions`` (str or bytes)."""
+    folder = tmp_path / "iccv09Data"
+    _write_jpg(folder / "images" / "0000001.jpg", np.zeros((2, 3, 3), np.uint8))
+    label_path = folder / "labels" / "0000001.regions.txt"
+    label_path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(regions, bytes):
+        label_path.write_bytes(regions)
+    else:
+        label_path.write_text(regions)
+    return label_path
+
+
+@pytest.mark.parametrize("token", ["x", "1.5", "2e1", "--1", "3,"])
+def test_stanford_non_integer_label_names_the_file(tmp_path, token):
+    label_path = _stanford_folder(tmp_path, f"0 1 2\n3 {token} 5\n")
+    with pytest.raises(ValueError, match=r"not an integer") as info:
+        load_stanford_background(tmp_path)
+    assert str(label_path) in str(info.value) and repr(token) in str(info.value)
+
+
+def test_stanford_binary_label_file_names_the_file(tmp_path):
+    label_path = _stanford_folder(tmp_path, bytes(range(256)))
+    with pytest.raises(ValueError, match="not a text file") as info:
+        load_stanford_background(tmp_path)
+    assert str(label_path) in str(info.value)
+
+
+def test_stanford_labels_above_7_are_rejected(tmp_path):
+    label_path = _stanford_folder(tmp_path, "0 1 2\n3 8 5\n")
+    with pytest.raises(ValueError, match=r"labels must be 0-7 .*found 8") as info:
+        load_stanford_background(tmp_path)
+    assert str(label_path) in str(info.value)
+    # every negative value means unknown, as the release documents
+    _stanford_folder(tmp_path, "-1 -7 7\n0 1 2\n")
+    _, labels = load_stanford_background(tmp_path)
+    np.testing.assert_array_equal(labels[0], [[-1, -1, 7], [0, 1, 2]])
+
+
+def _truncated_jpg(path, shape):
+    _write_jpg(path, np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8))
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def _weizmann_folder(tmp_path):
+    db = tmp_path / "weizmann_horse_db"
+    for sub in ("gray", "rgb", "figure_ground"):
+        _write_jpg(db / sub / "horse001.jpg", np.zeros((20, 30), np.uint8))
+    return db
+
+
+@pytest.mark.parametrize("sub, color", [("gray", False), ("rgb", True), ("figure_ground", False)])
+def test_weizmann_truncated_jpeg_names_the_file(tmp_path, sub, color):
+    db = _weizmann_folder(tmp_path)
+    _truncated_jpg(db / sub / "horse001.jpg", (40, 50))
+    with pytest.raises(ValueError, match="cannot read the image") as info:
+        load_weizmann_horse(tmp_path, color=color)
+    assert str(db / sub / "horse001.jpg") in str(info.value)
+
+
+def test_stanford_and_sift_flow_truncated_jpeg_names_the_file(tmp_path):
+    label_path = _stanford_folder(tmp_path, "0 1 2\n3 4 5\n")
+    image_path = label_path.parent.parent / "images" / "0000001.jpg"
+    _truncated_jpg(image_path, (40, 50, 3))
+    with pytest.raises(ValueError, match="cannot read the image") as info:
+        load_stanford_background(tmp_path)
+    assert str(image_path) in str(info.value)
+    _write_sift_flow(tmp_path / "sift", ["coast_b2"])
+    image_path = tmp_path / "sift" / "Images" / SIFT_SUB / "coast_b2.jpg"
+    _truncated_jpg(image_path, (16, 20, 3))
+    with pytest.raises(ValueError, match="cannot read the image") as info:
+        load_sift_flow(tmp_path / "sift")
+    assert str(image_path) in str(info.value)
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"MATLAB 5.0 MAT-file" + bytes(200), None])
+def test_sift_flow_corrupt_mat_names_the_file(tmp_path, content):
+    _write_sift_flow(tmp_path, ["coast_b2"])
+    mat_path = tmp_path / "SemanticLabels" / SIFT_SUB / "coast_b2.mat"
+    if content is None:  # a real file cut short
+        content = mat_path.read_bytes()[:200]
+    mat_path.write_bytes(content)
+    with pytest.raises(ValueError, match="cannot read the .mat file") as info:
+        load_sift_flow(tmp_path)
+    assert str(mat_path) in str(info.value)
+
+
+def test_sift_flow_non_numeric_labels(tmp_path):
+    _write_sift_flow(tmp_path, ["coast_b2"])
+    savemat(tmp_path / "SemanticLabels" / SIFT_SUB / "coast_b2.mat",
+            {"S": np.full((16, 20), "a", dtype=object)})
+    with pytest.raises(ValueError, match="integers 0-33"):
+        load_sift_flow(tmp_path)

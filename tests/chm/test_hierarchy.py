@@ -218,3 +218,10 @@ def test_working_image_is_exactly_a_downscale_of_the_padded_image():
     image = np.random.RandomState(0).random_sample((37, 50)).astype(np.float32)
     assert working_image(image, 2.0, n_levels=3).shape == (20, 28)  # padded to 40 x 56
     assert working_image(image, 1, n_levels=2).shape == (38, 50)
+
+
+def test_downsample_of_huge_pixels_is_finite():
+    image = np.full((4, 4), 3e38, np.float32)
+    out = downsample(image)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, 3e38, rtol=1e-6)

@@ -310,7 +310,7 @@ def test_segmenter_validation_errors(rng):
     with pytest.raises(ValueError, match="at least 2 classes"):
         MRFSegmenter(PixelLogistic()).fit(images, [np.where(s == 1, -1, s) for s in sparse])
     with pytest.raises(ValueError, match="integers"):
-        MRFSegmenter(PixelLogistic()).fit(images, [s.astype(float) for s in sparse])
+        MRFSegmenter(PixelLogistic()).fit(images, [s + 0.5 for s in sparse])
     with pytest.raises(ValueError, match="shape"):
         MRFSegmenter(PixelLogistic()).fit(images, [s[:-1] for s in sparse])
     with pytest.raises(ValueError, match="no labeled pixel"):
@@ -466,3 +466,12 @@ def test_segmenter_cv_images_scores_a_subset():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="cv_images"):
             MRFSegmenter(PixelLogistic(), cv_images=bad).fit(images, sparse)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import chm.mrf
+
+    result = doctest.testmod(chm.mrf, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,5 +1,7 @@
 import pickle
 
+import features
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,14 @@ def test_filters_pickle(rng):
     clone = pickle.loads(pickle.dumps(bank))
     np.testing.assert_array_equal(clone(image), bank(image))
     assert "IntensityStencil" in repr(bank)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: features.GaussianFilter(sigmas=(1e6,)),
+    lambda: features.StructureTensorEigenvalues(sigma=30, rhos=840737707.0),
+    lambda: features.GaussianFilter(sigmas=("a",)),
+    lambda: features.HaarBoxes(radii=(5000,)),
+])
+def test_filter_scales_are_bounded(make):
+    with pytest.raises(ValueError, match="positive numbers"):
+        make()
