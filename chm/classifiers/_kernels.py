@@ -5,16 +5,19 @@ The LDNN output of one class is (Seyedhosseini & Tasdizen; Sajjadi et al.)
     f(x) = 1 - prod_i (1 - g_i(x)),   g_i(x) = prod_j sigma(z_ij),   z_ij = w_ij . x + b_ij
 
 with ``N`` groups (index i) of ``M`` discriminants (index j). The affine part
-``z = X W + b`` is a BLAS matrix product done outside; these kernels do the
-per-pixel products and their derivative, which BLAS cannot.
+``z = X W + b`` is a BLAS matrix product done outside, and so is the forward
+pass's ``exp(-z)`` (numpy's vectorised exponential); these kernels do the
+per-pixel products and their derivative, which neither can.
 """
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
-def ldnn_forward_kernel(z, n_groups, n_disc):
-    """Disjunction of conjunctions of sigmoids, row by row.
+def ldnn_forward(z, n_groups, n_disc):
+    """Disjunction of conjunctions of sigmoids, row by row (float32).
+
+    ``exp(-z)`` is taken by numpy's vectorised exponential, then
+    :func:`ldnn_conjunctions_kernel` forms the products.
 
     Parameters
     ----------
@@ -27,20 +30,47 @@ def ldnn_forward_kernel(z, n_groups, n_disc):
     f : float32 array (n,)
         LDNN output in [0, 1].
     """
-    n = z.shape[0]
+    e = np.negative(z)
+    with np.errstate(over="ignore"):  # exp(-z) = inf for z < -88: that sigmoid is 0
+        np.exp(e, out=e)
+    return ldnn_conjunctions_kernel(e, n_groups, n_disc)
+
+
+@njit(cache=True, nogil=True)
+def ldnn_conjunctions_kernel(e, n_groups, n_disc):
+    """``f = 1 - prod_i (1 - g_i)`` with ``g_i = 1 / prod_j (1 + e_ij)``, ``e = exp(-z)``.
+
+    ``g_i = prod_j sigma(z_ij)`` with one division per group; an infinite
+    ``e_ij`` (or product) gives ``g_i = 0``, its limit.
+
+    Parameters
+    ----------
+    e : float32 array (n, n_groups * n_disc)
+        ``exp(-z)``, group-major.
+
+    Returns
+    -------
+    f : float32 array (n,)
+    """
+    n = e.shape[0]
     f = np.empty(n, np.float32)
     one = np.float32(1.0)
     for r in range(n):
         not_any = one
         for i in range(n_groups):
-            # g_i = prod_j sigma(z_ij) = 1 / prod_j (1 + exp(-z_ij)): one division per group
-            # (an overflowing product is inf, and g_i is then 0, its limit)
             d = one
             for j in range(n_disc):
-                d *= one + np.exp(-z[r, i * n_disc + j])
+                d *= one + e[r, i * n_disc + j]
             not_any *= one - one / d
         f[r] = one - not_any
     return f
+
+
+def ldnn_conjunctions_reference(e, n_groups, n_disc):
+    """Plain numpy version of :func:`ldnn_conjunctions_kernel` (float64 inside)."""
+    with np.errstate(over="ignore"):
+        g = 1.0 / (1.0 + e.astype(np.float64)).reshape(len(e), n_groups, n_disc).prod(axis=2)
+    return (1.0 - (1.0 - g).prod(axis=1)).astype(np.float32)
 
 
 @njit(cache=True, nogil=True)
@@ -79,7 +109,7 @@ def ldnn_backward_kernel(z, delta, n_groups, n_disc):
 
 
 def ldnn_forward_reference(z, n_groups, n_disc, dtype=np.float32):
-    """Plain numpy version of :func:`ldnn_forward_kernel` (float64 inside)."""
+    """Plain numpy version of :func:`ldnn_forward` (float64 inside)."""
     s = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
     g = s.reshape(len(z), n_groups, n_disc).prod(axis=2)
     return (1.0 - (1.0 - g).prod(axis=1)).astype(dtype)

@@ -16,7 +16,7 @@ and negative centroid j, pointing to the positive side.
 import numpy as np
 from sklearn.cluster import KMeans
 
-from ._kernels import (ldnn_backward_kernel, ldnn_backward_reference, ldnn_forward_kernel,
+from ._kernels import (ldnn_backward_kernel, ldnn_backward_reference, ldnn_forward,
                        ldnn_forward_reference)
 from .base import StageClassifier, affine, affine_backward, binary_to_two_columns
 
@@ -26,7 +26,7 @@ _EPS = np.float32(1e-6)
 def _forward(z, n_groups, n_disc):
     """numba kernel for float32 rows; the float64 numpy reference otherwise."""
     if z.dtype == np.float32:
-        return ldnn_forward_kernel(z, n_groups, n_disc)
+        return ldnn_forward(z, n_groups, n_disc)
     return ldnn_forward_reference(z, n_groups, n_disc, dtype=z.dtype)
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from chm.classifiers import LDNNStage, LogisticStage, make_stage, train_stage
 from chm.classifiers._kernels import (ldnn_backward_kernel, ldnn_backward_reference,
-                                      ldnn_forward_kernel, ldnn_forward_reference)
+                                      ldnn_conjunctions_kernel, ldnn_conjunctions_reference,
+                                      ldnn_forward, ldnn_forward_reference)
 from chm.classifiers.sgd import penalty_map, penalty_map_grad, supervised_loss
 from chm.penalties import TotalVariation
 
@@ -13,7 +14,7 @@ from chm.penalties import TotalVariation
 def test_ldnn_kernels_match_reference(rng, n_groups, n_disc):
     z = (3 * rng.standard_normal((257, n_groups * n_disc))).astype(np.float32)
     delta = rng.standard_normal(257).astype(np.float32)
-    np.testing.assert_allclose(ldnn_forward_kernel(z, n_groups, n_disc),
+    np.testing.assert_allclose(ldnn_forward(z, n_groups, n_disc),
                                ldnn_forward_reference(z, n_groups, n_disc), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ldnn_backward_kernel(z, delta, n_groups, n_disc),
                                ldnn_backward_reference(z, delta, n_groups, n_disc), rtol=1e-4, atol=1e-6)
@@ -22,10 +23,18 @@ def test_ldnn_kernels_match_reference(rng, n_groups, n_disc):
 def test_ldnn_forward_kernel_is_finite_where_exp_overflows():
     """exp(-z) overflows float32 for z < -88: the conjunction is then 0, not NaN."""
     z = np.array([[-200.0, -100.0, 5.0, 3.0], [-1e30, 0.0, 1e30, 1e30], [1e30] * 4], np.float32)
-    got = ldnn_forward_kernel(z, 2, 2)
+    got = ldnn_forward(z, 2, 2)
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, ldnn_forward_reference(z, 2, 2), atol=1e-6)
     np.testing.assert_allclose(got, [1 / (1 + np.exp(-5.0)) / (1 + np.exp(-3.0)), 1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("n_groups,n_disc", [(1, 1), (3, 2), (4, 4)])
+def test_ldnn_conjunctions_kernel_matches_reference(rng, n_groups, n_disc):
+    e = np.exp(-3 * rng.standard_normal((50, n_groups * n_disc))).astype(np.float32)
+    e[0, 0] = np.inf  # an overflowed exp(-z): that group's conjunction is 0
+    np.testing.assert_allclose(ldnn_conjunctions_kernel(e, n_groups, n_disc),
+                               ldnn_conjunctions_reference(e, n_groups, n_disc), rtol=1e-5, atol=1e-6)
 
 
 def test_ldnn_output_is_disjunction_of_conjunctions():
@@ -33,8 +42,8 @@ def test_ldnn_output_is_disjunction_of_conjunctions():
     # group 0 all on, group 1 all off -> f = 1; all groups off -> f = 0
     z_on = np.array([[big, big, -big, -big]], np.float32)
     z_off = np.array([[-big, big, big, -big]], np.float32)
-    assert ldnn_forward_kernel(z_on, 2, 2)[0] == pytest.approx(1.0, abs=1e-6)
-    assert ldnn_forward_kernel(z_off, 2, 2)[0] == pytest.approx(0.0, abs=1e-6)
+    assert ldnn_forward(z_on, 2, 2)[0] == pytest.approx(1.0, abs=1e-6)
+    assert ldnn_forward(z_off, 2, 2)[0] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_multiclass_ldnn_is_uniform_where_every_class_output_vanishes():
