@@ -12,7 +12,22 @@ from contextlib import contextmanager
 
 import numba
 from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+_CONTROLLER = None
+
+
+def _controller(refresh=False):
+    """The ThreadpoolController of the loaded BLAS/OpenMP libraries.
+
+    Its library scan costs milliseconds, so it is made anew once per
+    :func:`compute_threads` block (libraries loaded since are found), not
+    once per work item.
+    """
+    global _CONTROLLER
+    if refresh or _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def resolve_n_jobs(n_jobs):
@@ -29,13 +44,13 @@ def resolve_n_jobs(n_jobs):
 @contextmanager
 def compute_threads(n_jobs):
     """Run the enclosed block with one BLAS/OpenMP thread; yield the worker count."""
-    with threadpool_limits(limits=1):
+    with _controller(refresh=True).limit(limits=1):
         yield resolve_n_jobs(n_jobs)
 
 
 def _single_threaded(fn, item):
     # OpenMP's thread count is a per-thread setting: set it in the worker too
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with _controller().limit(limits=1, user_api="openmp"):
         return fn(item)
 
 
