@@ -47,7 +47,8 @@ def _check_map(prob):
     TypeError
         If ``prob`` is not numeric.
     ValueError
-        If ``prob`` is not 2-D or 3-D or holds NaN or inf.
+        If ``prob`` is not 2-D or 3-D, holds NaN or inf, or values more
+        than 1 outside [0, 1].
     """
     arr = np.asarray(prob)
     if arr.dtype.kind not in "biuf":
@@ -59,7 +60,15 @@ def _check_map(prob):
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise ValueError("probability map holds NaN or inf values")
+    if arr.size and (arr.min() < -_SLACK or arr.max() > 1 + _SLACK):
+        raise ValueError(f"probability map values must lie in [0, 1] (within {_SLACK:g}), got "
+                         f"values from {arr.min():.4g} to {arr.max():.4g}")
     return arr
+
+
+# How far a probability map may stray from [0, 1] (rounding, finite-difference probes):
+# the Sobel sums of such maps cannot overflow float32.
+_SLACK = 1.0
 
 
 # ---------------------------------------------------------------------------

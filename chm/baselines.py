@@ -34,7 +34,7 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
         Trees of the forest.
     max_depth : int >= 1 or None, default=None
         Depth limit of the trees (None: grown until pure).
-    sigma_min, sigma_max : float > 0, default=0.5, 16.0
+    sigma_min, sigma_max : float in (0, 4096], default=0.5, 16.0
         Smallest and largest Gaussian scale of the features
         (:func:`skimage.feature.multiscale_basic_features`; the scales are
         ``sigma_min`` times powers of 2 up to ``sigma_max``, which must not
@@ -67,8 +67,8 @@ class ForestSegmenter(SegmenterMixin, BaseEstimator):
     _parameter_constraints = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "max_depth": [None, Interval(Integral, 1, None, closed="left")],
-        "sigma_min": [Interval(Real, 0, None, closed="neither")],
-        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "sigma_min": [Interval(Real, 0, 4096, closed="right")],
+        "sigma_max": [Interval(Real, 0, 4096, closed="right")],
         "intensity": [Boolean()],
         "edges": [Boolean()],
         "texture": [Boolean()],

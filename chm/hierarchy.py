@@ -6,8 +6,26 @@ Images go down by 2x2 block means, sparse labels go down with their pixels
 the majority of those fine labels, ties to the smaller class index), and
 probability maps travel down (block means) or up (bilinear) as context.
 """
+import numbers
+
 import numpy as np
 from scipy import ndimage
+
+
+def _check_count(value, name):
+    """``value`` as an int if it is an integer >= 1 (not a bool), else a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_shape(shape):
+    """An (H, W) pair of integers >= 1, else a ValueError."""
+    try:
+        h, w = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"out_shape must be a pair (H, W), got {shape!r}") from None
+    return _check_count(h, "out_shape[0]"), _check_count(w, "out_shape[1]")
 
 
 def downsample(image):
@@ -36,7 +54,8 @@ def downsample_to_level(image, levels):
 
 
 def pyramid(image, n_levels):
-    """List of ``n_levels`` images, level 0 first."""
+    """List of ``n_levels`` images, level 0 first (``n_levels`` an integer >= 1)."""
+    n_levels = _check_count(n_levels, "n_levels")
     out = [np.asarray(image, dtype=np.float32)]
     for _ in range(n_levels - 1):
         out.append(downsample(out[-1]))
@@ -66,9 +85,7 @@ def pool_labels(labels, out_shape, n_classes):
         raise ValueError(f"labels must be class indices in [-1, {n_classes}), got values from "
                          f"{labels.min()} to {labels.max()}")
     H, W = labels.shape
-    h, w = (int(n) for n in out_shape)
-    if h < 1 or w < 1:
-        raise ValueError(f"out_shape must be positive, got {out_shape}")
+    h, w = _check_shape(out_shape)
     r, c = np.nonzero(labels >= 0)
     counts = np.zeros((h * w, n_classes), np.int32)
     cell = (r * h // H) * w + (c * w // W)
@@ -84,7 +101,7 @@ def resize_map(prob, out_shape):
     """
     prob = np.asarray(prob, dtype=np.float32)
     h, w = prob.shape[:2]
-    H, W = out_shape
+    H, W = _check_shape(out_shape)
     if (h, w) == (H, W):
         return prob
     rr = np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1)

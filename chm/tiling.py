@@ -20,10 +20,27 @@ import math
 
 import numpy as np
 
-__all__ = ["filter_support", "receptive_field", "tile_windows", "predict_tiled"]
+__all__ = ["filter_support", "measure_support", "receptive_field", "tile_windows",
+           "predict_tiled"]
 
 
 def filter_support(filt, n_channels=1, rtol=1e-4, start=65, max_size=2049):
+    """Radius in pixels beyond which a pixel no longer changes ``filt``'s output.
+
+    Cached by the filter's type and ``repr`` (its parameters, for the
+    filters of :mod:`features`), so that fits with the same bank measure it
+    once; see :func:`measure_support`.
+    """
+    key = (type(filt), repr(filt), n_channels, rtol, start, max_size)
+    if key not in _SUPPORTS:
+        _SUPPORTS[key] = measure_support(filt, n_channels, rtol, start, max_size)
+    return _SUPPORTS[key]
+
+
+_SUPPORTS = {}
+
+
+def measure_support(filt, n_channels=1, rtol=1e-4, start=65, max_size=2049):
     """Radius in pixels beyond which a pixel no longer changes ``filt``'s output.
 
     Measured, not declared, so that it holds for any filter: the features of

@@ -34,6 +34,8 @@ long as they fit in float32.
 """
 from abc import ABC, abstractmethod
 
+import numbers
+
 import numpy as np
 
 #: Luminance weights of ``skimage.color.rgb2gray`` (ITU-R BT.709).
@@ -265,6 +267,15 @@ def check_positive(values, name, integer=False):
             raise ValueError(f"{name} must be integers, got {values}")
         values = tuple(int(v) for v in values)
     return values
+
+
+def check_count(value, name, high=None):
+    """``int(value)`` for an integer (not a bool) in ``[1, high]``, else a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < 1 or (high is not None and value > high):
+        bound = f" and <= {high}" if high is not None else ""
+        raise ValueError(f"{name} must be an integer >= 1{bound}, got {value!r}")
+    return int(value)
 
 
 def fmt(value):

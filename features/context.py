@@ -7,7 +7,7 @@ tens of pixels tells each pixel what its surroundings look like.
 import numpy as np
 from scipy import ndimage as ndi
 
-from .base import Filter, check_mode, check_positive, pad, peak_abs
+from .base import Filter, check_count, check_mode, check_positive, pad, peak_abs
 from .intensity import stencil_offsets
 
 
@@ -59,10 +59,8 @@ class ContextFilter(Filter):
     def __init__(self, radii=(1, 2, 4, 8, 16), n_directions=8, n_channels=1, mode="edge",
                  average=False, prefix="ctx"):
         self.radii = check_positive(radii, "radii", integer=True)
-        self.n_directions = int(n_directions)
-        if int(n_channels) < 1:
-            raise ValueError(f"n_channels must be >= 1, got {n_channels}")
-        self.n_channels = int(n_channels)
+        self.n_directions = check_count(n_directions, "n_directions", high=360)
+        self.n_channels = check_count(n_channels, "n_channels")
         self.mode = check_mode(mode)
         self.average = bool(average)
         self.prefix = str(prefix)

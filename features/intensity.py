@@ -1,7 +1,7 @@
 """Intensity stencil: the (lightly smoothed) image sampled at a sparse star of offsets."""
 import numpy as np
 
-from .base import ImageFilter, check_mode, check_positive, pad, peak_abs
+from .base import ImageFilter, check_count, check_mode, check_positive, pad, peak_abs
 from .scale_space import _gaussian_derivative
 
 
@@ -36,9 +36,8 @@ def stencil_offsets(radii, n_directions=8, centre=True):
     [[0, 3], [3, 3], [3, 0]]
     """
     radii = check_positive(radii, "radii", integer=True)
-    if int(n_directions) < 1:
-        raise ValueError(f"n_directions must be >= 1, got {n_directions}")
-    angles = 2 * np.pi * np.arange(int(n_directions)) / int(n_directions)
+    n_directions = check_count(n_directions, "n_directions", high=360)
+    angles = 2 * np.pi * np.arange(n_directions) / n_directions
     unit = np.stack([np.sin(angles), np.cos(angles)], axis=1)
     unit /= np.abs(unit).max(axis=1, keepdims=True)
     offsets = [(0, 0)] if centre else []
@@ -131,7 +130,7 @@ class IntensityStencil(ImageFilter):
             radii = np.unique(np.maximum(1, np.rint(radius * np.array([0.3, 0.6, 1.0]))))
         self.radii = check_positive(radii, "radii", integer=True)
         self.radius = max(self.radii)
-        self.n_directions = int(n_directions)
+        self.n_directions = check_count(n_directions, "n_directions", high=360)
         self.sigma = float(sigma)
         self.mode = check_mode(mode)
         self._offsets = stencil_offsets(self.radii, self.n_directions)

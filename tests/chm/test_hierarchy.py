@@ -225,3 +225,16 @@ def test_downsample_of_huge_pixels_is_finite():
     out = downsample(image)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, 3e38, rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: pyramid(np.zeros((4, 4)), 0),
+    lambda: pyramid(np.zeros((4, 4)), 2.0),
+    lambda: resize_map(np.zeros((4, 4)), (20.5, 4)),
+    lambda: resize_map(np.zeros((4, 4)), (0, 4)),
+    lambda: pool_labels(np.zeros((4, 4), np.int64), (21.35, 20), 2),
+    lambda: pool_labels(np.zeros((4, 4), np.int64), 3, 2),
+])
+def test_levels_and_shapes_must_be_positive_integers(call):
+    with pytest.raises(ValueError, match="integer >= 1|pair"):
+        call()

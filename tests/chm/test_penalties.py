@@ -272,3 +272,10 @@ def test_benchmark_tv_smoke():
     for key in ("numba_s", "numpy_s", "fused_s", "speedup"):
         assert result[key] > 0
     assert result["speedup"] == pytest.approx(result["numpy_s"] / result["numba_s"])
+
+
+@pytest.mark.parametrize("fn", [tv_value, lambda p: QuadraticVariation().value_and_gradient(p)])
+def test_maps_far_outside_the_probability_range_are_rejected(fn):
+    huge = np.where(np.indices((6, 6)).sum(axis=0) % 2, 3e38, -3e38).astype(np.float32)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fn(huge)

@@ -155,3 +155,14 @@ def test_filters_pickle(rng):
 def test_filter_scales_are_bounded(make):
     with pytest.raises(ValueError, match="positive numbers"):
         make()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: features.IntensityStencil(n_directions=float("inf")),
+    lambda: features.IntensityStencil(n_directions=0),
+    lambda: features.ContextFilter(n_directions=2.5),
+    lambda: features.ContextFilter(n_channels=True),
+])
+def test_filter_counts_are_integers(make):
+    with pytest.raises(ValueError, match="integer >= 1"):
+        make()
