@@ -330,8 +330,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         show = self.verbose >= 1 and len(images) > 1
         if n_jobs == 1 or len(images) < 2:
             return [features(im, *args) for im in bar(images, show, "features", unit="image")]
-        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(features)(im, *args)
-                                                             for im in images)
+        jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+            delayed(features)(im, *args) for im in images)
         return list(bar(jobs, show, "features", total=len(images), unit="image"))
 
     @staticmethod
@@ -349,14 +349,20 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         units normalise their inputs in place.
         """
         X = []
+        ctx_filter = self.context_filter_
         for i, f in enumerate(feats):
             target = f[spec.level]
-            ctx = []
-            for j in spec.context:
+            n_feat = target.shape[-1]
+            x = np.empty(target.shape[:2] + (n_feat + len(spec.context) * ctx_filter.n_features,),
+                         np.float32)
+            x[..., :n_feat] = target
+            for k, j in enumerate(spec.context):
                 source, m = plan[j].level, outputs[j][i]
-                ctx.append(downsample_to_level(m, spec.level - source) if source <= spec.level
-                           else resize_map(m, target.shape[:2]))
-            X.append(np.concatenate([target] + [self.context_filter_(c) for c in ctx], axis=-1))
+                m = (downsample_to_level(m, spec.level - source) if source <= spec.level
+                     else resize_map(m, target.shape[:2]))
+                start = n_feat + k * ctx_filter.n_features
+                ctx_filter.fill(m, x[..., start:start + ctx_filter.n_features])
+            X.append(x)
         return X
 
     def _walk(self, plan, feats, unit_maps):

@@ -339,6 +339,23 @@ class Filter(ABC):
         self._fill(image, {}, out)
         return out
 
+    def fill(self, image, out):
+        """Write the feature stack of ``image`` into ``out``, a float32 ``(H, W, n_features)``
+        array or view (e.g. a block of columns of a larger stack); return ``out``.
+
+        Raises
+        ------
+        ValueError
+            If ``out`` is not float32 of that shape.
+        """
+        image = self.validate(image)
+        expected = image.shape[:2] + (self.n_features,)
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != expected:
+            raise ValueError(f"out must be a float32 array of shape {expected}, got "
+                             f"{getattr(out, 'dtype', type(out).__name__)} {np.shape(out)}")
+        self._fill(image, {}, out)
+        return out
+
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({params})"

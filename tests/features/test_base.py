@@ -166,3 +166,14 @@ def test_filter_scales_are_bounded(make):
 def test_filter_counts_are_integers(make):
     with pytest.raises(ValueError, match="integer >= 1"):
         make()
+
+
+def test_fill_writes_the_stack_into_a_view(rng):
+    bank = FilterBank([GaussianFilter(sigmas=(1, 2)), GradientMagnitude(sigmas=(1,))])
+    image = tiny_image(rng)
+    big = np.zeros(image.shape[:2] + (bank.n_features + 2,), np.float32)
+    assert bank.fill(image, big[..., 1:1 + bank.n_features]) is not None
+    np.testing.assert_array_equal(big[..., 1:1 + bank.n_features], bank(image))
+    assert (big[..., 0] == 0).all() and (big[..., -1] == 0).all()
+    with pytest.raises(ValueError, match="out must be"):
+        bank.fill(image, np.zeros(image.shape[:2] + (2,), np.float32))
