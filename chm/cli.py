@@ -1,4 +1,4 @@
-"""The ``chm`` command: train, predict and evaluate on folders of image files.
+"""The ``chm`` command: train, predict, evaluate and suggest labels on folders of image files.
 
 For users of ilastik, Weka, Labkit and scikit-image: images are PNG, JPEG,
 TIFF or zarr files (:mod:`chm.files`), label files are integer images as
@@ -13,6 +13,9 @@ Usage::
     chm predict MODEL IMAGE... --out DIR [--proba] [--tile-size N] [--scheduler ADDRESS]
               [--quiet]
     chm evaluate MODEL IMAGE... --labels LABEL... [--unlabeled V] [--quiet]
+    chm suggest MODEL IMAGE... --out DIR [--n N] [--labels LABEL...] [--unlabeled V]
+              [--min-distance D] [--measure margin|entropy|least_confident] [--seed S]
+              [--quiet]
 
 IMAGE and LABEL are files, folders or glob patterns; images and label files
 pair up by position, folders and patterns in natural name order. A
@@ -431,6 +434,79 @@ def _evaluate(args):
     return 0
 
 
+def _suggest_outputs(inputs, out_dir):
+    """CSV and TIFF paths per image; refuses collisions and writing over an input."""
+    inputs_resolved = {p.resolve() for p in inputs}
+    seen, plan = {}, []
+    for path in inputs:
+        stem = files.output_stem(path)
+        targets = (out_dir / f"{stem}_suggestions.csv", out_dir / f"{stem}_suggestions.tif")
+        for target in targets:
+            if target.resolve() in inputs_resolved:
+                raise files.FileError(path, f"its result {target} would overwrite an input")
+            if target in seen:
+                raise files.FileError(path, f"its result {target} would overwrite that of "
+                                            f"{seen[target]}; give the inputs distinct names")
+            seen[target] = path
+        plan.append(targets)
+    return plan
+
+
+def _write_suggestions(path, suggestions):
+    """Write suggestions as CSV, most uncertain first: columns ``row,col,uncertainty``,
+    with a leading ``slice`` column when there is more than one slice.
+
+    Written to a temporary file moved onto ``path``, like every result.
+    """
+    stacked = len(suggestions) > 1
+    lines = [("slice," if stacked else "") + "row,col,uncertainty"]
+    for index, found in enumerate(suggestions):
+        for r, c, u in zip(found.rows, found.cols, found.uncertainty):
+            lines.append((f"{index}," if stacked else "") + f"{r},{c},{u:.6f}")
+    with files._replacing(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
+def _suggest(args):
+    from . import labeling
+
+    quiet = args.quiet
+    if args.n < 1:
+        raise UsageError(f"--n must be >= 1, got {args.n}")
+    if not args.min_distance >= 0:
+        raise UsageError(f"--min-distance must be >= 0, got {args.min_distance}")
+    if not 0 <= args.seed < 2 ** 32:
+        raise UsageError(f"--seed must be in [0, 4294967295], got {args.seed}")
+    model = _load_model(args.model)
+    if "verbose" in model.get_params():
+        model.set_params(verbose=0 if quiet else 1)
+    if args.labels:
+        pairs = _pairs(args.images, args.labels)
+    else:
+        pairs = [(path, None) for path in files.expand_paths(args.images)]
+    out_dir = Path(args.out)
+    plan = _suggest_outputs([image for image, _ in pairs], out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    predictor = _Predictor(model, None, None)
+    for (image_path, label_path), (csv_out, tif_out) in _progress(
+            list(zip(pairs, plan)), quiet, desc="suggesting", unit="image"):
+        if label_path is None:
+            stack, known = files.read_image(image_path), None
+        else:
+            stack, known = _read_pair(image_path, label_path, args.unlabeled)
+        _check_model_channels(model, stack, image_path)
+        proba = [_slice_proba(predictor, image, image_path) for image in stack]
+        found = labeling.suggest_from_proba(
+            proba, args.n, labels=None if known is None else list(known),
+            min_distance=args.min_distance, measure=args.measure, random_state=args.seed)
+        layers = np.stack([labeling.suggestion_layer(f, stack.shape[1:3]) for f in found])
+        files.write_labels(tif_out, layers if len(layers) > 1 else layers[0], dtype=np.uint8)
+        _write_suggestions(csv_out, found)
+    _say(quiet, f"wrote suggestions for {len(plan)} images to {out_dir}")
+    return 0
+
+
 # ----------------------------------------------------------------- parser
 def build_parser():
     """The ``argparse`` parser of the ``chm`` command."""
@@ -438,7 +514,7 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog="chm", description="Semantic segmentation from sparse labels: train a model on "
-        "images with painted labels, predict label images, evaluate.")
+        "images with painted labels, predict label images, evaluate, suggest pixels to label.")
     parser.add_argument("--version", action="version", version=f"chm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -503,6 +579,35 @@ def build_parser():
     labels_options(evaluate)
     quiet_option(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    suggest = sub.add_parser("suggest", help="pixels to label next (most uncertain, spread out)",
+                             description="Suggest, per image, the unlabeled pixels the model "
+                             "is least sure of, at least --min-distance apart: "
+                             "DIR/<name>_suggestions.csv lists them (row, col, uncertainty; "
+                             "a leading slice column for stacks), most uncertain first, and "
+                             "DIR/<name>_suggestions.tif is a uint8 label layer, 1 at each "
+                             "suggested pixel and 0 elsewhere.")
+    suggest.add_argument("model", metavar="MODEL", help="model file written by chm train")
+    suggest.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="image files, folders or glob patterns")
+    suggest.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    suggest.add_argument("--n", type=int, default=20, metavar="N",
+                         help="suggestions per image (per slice of a stack; default 20)")
+    suggest.add_argument("--labels", nargs="+", metavar="LABEL",
+                         help="the current label files, paired with the images by position: "
+                              "their labeled pixels are never suggested")
+    suggest.add_argument("--unlabeled", type=int, default=0, metavar="V",
+                         help="label value of unlabeled pixels (default 0)")
+    suggest.add_argument("--min-distance", type=float, default=8.0, metavar="D",
+                         help="smallest distance in pixels between two suggestions "
+                              "(default 8)")
+    suggest.add_argument("--measure", choices=("margin", "entropy", "least_confident"),
+                         default="margin", help="uncertainty measure (default margin: one "
+                                                "minus the gap between the top two classes)")
+    suggest.add_argument("--seed", type=int, default=0, metavar="S",
+                         help="seed breaking ties between equally uncertain pixels (default 0)")
+    quiet_option(suggest)
+    suggest.set_defaults(run=_suggest)
     return parser
 
 

@@ -397,3 +397,78 @@ def test_usage_error_exit_code(capsys):
     assert cli.main(["train"]) == 2
     assert "usage: chm train" in capsys.readouterr().err
     assert cli.main(["--help"]) == 0
+
+
+# ---------------------------------------------------------------- suggest
+def _read_suggestions(path):
+    """Header and values of a suggestions CSV."""
+    header, *lines = path.read_text().splitlines()
+    values = [[float(v) for v in line.split(",")] for line in lines]
+    return header.split(","), np.array(values).reshape(len(lines), -1)
+
+
+def test_suggest_writes_csv_and_label_layer(data, trained, tmp_path):
+    from chm.labeling import suggest_labels
+
+    root, _ = data
+    out = tmp_path / "sugg"
+    assert cli.main(["suggest", str(trained), str(root / "img"), "--labels", str(root / "lab"),
+                     "--n", "6", "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"im{i}_suggestions.csv" for i in range(3)] + [f"im{i}_suggestions.tif" for i in range(3)])
+    model = chm.load(trained)
+    for i in range(3):
+        header, rows = _read_suggestions(out / f"im{i}_suggestions.csv")
+        assert header == ["row", "col", "uncertainty"] and rows.shape == (6, 3)
+        r, c = rows[:, 0].astype(int), rows[:, 1].astype(int)
+        assert r.min() >= 0 and r.max() < 40 and c.min() >= 0 and c.max() < 48
+        painted = iio.imread(root / "lab" / f"im{i}.png")
+        assert np.all(painted[r, c] == 0)  # never a labeled pixel (0 = unlabeled)
+        gaps = np.hypot(r[:, None] - r[None], c[:, None] - c[None])
+        assert gaps[np.triu_indices(6, 1)].min() >= 8
+        assert np.all(np.diff(rows[:, 2]) <= 0) and np.all((rows[:, 2] >= 0) & (rows[:, 2] <= 1))
+        layer = tifffile.imread(out / f"im{i}_suggestions.tif")
+        assert layer.dtype == np.uint8 and layer.shape == (40, 48)
+        expected_layer = np.zeros((40, 48), np.uint8)
+        expected_layer[r, c] = 1
+        np.testing.assert_array_equal(layer, expected_layer)
+        # the same pixels as the Python API on the same image and labels
+        image = iio.imread(root / "img" / f"im{i}.png")
+        (expected,) = suggest_labels(model, [image], 6, labels=[painted.astype(int) - 1],
+                                     random_state=0)
+        np.testing.assert_array_equal(r, expected.rows)
+        np.testing.assert_array_equal(c, expected.cols)
+        np.testing.assert_allclose(rows[:, 2], expected.uncertainty, atol=1e-6)
+
+
+def test_suggest_without_labels_on_a_stack(data, trained, tmp_path):
+    root, _ = data
+    stack = np.stack([iio.imread(root / "img" / f"im{i}.png") for i in range(2)])
+    tifffile.imwrite(tmp_path / "vol.tif", stack, photometric="minisblack")
+    out = tmp_path / "sugg"
+    assert cli.main(["suggest", str(trained), str(tmp_path / "vol.tif"), "--n", "4",
+                     "--min-distance", "5", "--measure", "entropy", "--out", str(out),
+                     "--quiet"]) == 0
+    header, rows = _read_suggestions(out / "vol_suggestions.csv")
+    assert header == ["slice", "row", "col", "uncertainty"] and rows.shape == (8, 4)
+    np.testing.assert_array_equal(rows[:, 0], [0] * 4 + [1] * 4)
+    layers = tifffile.imread(out / "vol_suggestions.tif")
+    assert layers.shape == (2, 40, 48) and layers.dtype == np.uint8
+    for k in range(2):
+        r, c = rows[rows[:, 0] == k][:, 1:3].astype(int).T
+        expected_layer = np.zeros((40, 48), np.uint8)
+        expected_layer[r, c] = 1
+        np.testing.assert_array_equal(layers[k], expected_layer)
+
+
+def test_suggest_bad_input(data, trained, tmp_path, capsys):
+    root, _ = data
+    base = ["suggest", str(trained), str(root / "img"), "--out", str(tmp_path / "o")]
+    code, err = _run_error(base + ["--n", "0"], capsys)
+    _assert_one_line_error(code, err, "--n")
+    code, err = _run_error(base + ["--labels", str(root / "lab" / "im0.png")], capsys)
+    _assert_one_line_error(code, err, "3 image files but 1 label files")
+    code, err = _run_error(["suggest", str(tmp_path / "none.chm"), str(root / "img"),
+                            "--out", str(tmp_path / "o")], capsys)
+    _assert_one_line_error(code, err, "none.chm")
+    assert not (tmp_path / "o").exists()
