@@ -1,0 +1,163 @@
+"""Label protocols: random pixels against painted strokes, on Weizmann Horse and thin structures.
+
+People do not label random pixels: in napari, ilastik or Labkit they paint a
+few strokes per class. This benchmark trains each method on
+
+- ``random-N``: N random labeled pixels per training image
+  (:func:`chm.datasets.sample_sparse_labels`);
+- ``strokes-K``: K strokes per class per training image, ``--length`` px
+  long and ``--width`` px wide, kept ``--margin`` px inside their region
+  (:func:`chm.labeling.simulate_strokes`);
+
+and scores the pixel error on every pixel of the test images (and, on the
+thin-structure set, the F1 of the thin class). Each run records its labeled
+pixels per image, so protocols can be compared at equal budgets (pixels) and
+at equal effort (one stroke against one click).
+
+Methods: ``forest`` (:class:`chm.baselines.ForestSegmenter`),
+``supervised`` (``CHM(tv_weight=0)``), ``tv`` (the default CHM),
+``supervised+mrf`` (:class:`chm.mrf_segmenter.MRFSegmenter` around the
+supervised CHM, lambda by cross-validation on labeled pixels).
+
+Data: ``weizmann`` (164 train / 164 test gray images), ``thin``
+(:func:`chm.synthetic.make_thin_structures`, ``--thin-images`` train and as
+many test images of 128 x 128).
+
+Every run is appended to ``--out/runs.jsonl`` as it finishes; a rerun with
+the same ``--out`` skips the runs already there (resume), and the summary
+table (``--out/labels.md``) is rebuilt from all runs.
+
+Usage::
+
+    python benchmarks/labels.py --data weizmann --protocols strokes-1 random-10 \\
+        --methods forest supervised tv --seeds 0 1 2 --out benchmarks/results/labels
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chm
+from chm.baselines import ForestSegmenter
+from chm.datasets import load_weizmann_horse, sample_sparse_labels
+from chm.labeling import simulate_strokes
+from chm.metrics import pixel_error
+from chm.mrf_segmenter import MRFSegmenter
+from chm.synthetic import make_thin_structures
+
+METHODS = {
+    "forest": lambda seed, n_jobs: ForestSegmenter(random_state=seed, n_jobs=n_jobs),
+    "supervised": lambda seed, n_jobs: chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs),
+    "tv": lambda seed, n_jobs: chm.CHM(random_state=seed, n_jobs=n_jobs),
+    "supervised+mrf": lambda seed, n_jobs: MRFSegmenter(
+        chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs), cv_images=50,
+        random_state=seed, n_jobs=n_jobs),
+}
+
+
+def load_data(name, n_thin):
+    """(train images, train masks, test images, test masks) of a data set."""
+    if name == "weizmann":
+        images, masks = load_weizmann_horse()
+        return images[:164], masks[:164], images[-164:], masks[-164:]
+    if name == "thin":
+        images, masks = make_thin_structures(2 * n_thin, (128, 128), random_state=1000)
+        return images[:n_thin], masks[:n_thin], images[n_thin:], masks[n_thin:]
+    raise ValueError(f"unknown data set {name!r}")
+
+
+def make_labels(protocol, masks, seed, args):
+    """Sparse label maps of a protocol ``random-N`` or ``strokes-K``."""
+    kind, _, count = protocol.partition("-")
+    if kind == "random":
+        return sample_sparse_labels(masks, int(count), random_state=seed)
+    if kind == "strokes":
+        return simulate_strokes(masks, n_strokes=int(count), length=args.length, width=args.width,
+                                margin=args.margin, random_state=seed)
+    raise ValueError(f"unknown protocol {protocol!r}: use random-N or strokes-K")
+
+
+def f1_of_class(preds, masks, cls=1):
+    """F1 of class ``cls`` over all pixels."""
+    p = np.concatenate([x.ravel() for x in preds]) == cls
+    t = np.concatenate([m.ravel() for m in masks]) == cls
+    tp = np.sum(p & t)
+    return float(2 * tp / max(1, p.sum() + t.sum()))
+
+
+def run_one(data, protocol, method, seed, args, cache):
+    train_x, train_y, test_x, test_y = cache[data]
+    labels = make_labels(protocol, train_y, seed, args)
+    model = METHODS[method](seed, args.n_jobs)
+    t0 = time.perf_counter()
+    model.fit(train_x, labels)
+    fit_s = time.perf_counter() - t0
+    preds = model.predict(test_x)
+    return {"data": data, "protocol": protocol, "method": method, "seed": seed,
+            "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
+            "pixel_error": pixel_error(preds, test_y), "f1_class1": f1_of_class(preds, test_y),
+            "fit_seconds": fit_s}
+
+
+def summary(runs):
+    """Markdown table: mean +- std of the pixel error (and F1 on thin) per data, protocol, method."""
+    cells = {}
+    for r in runs:
+        cells.setdefault((r["data"], r["protocol"], r["method"]), []).append(r)
+    lines = ["| data | protocol | labeled px/img | method | pixel error (%) | F1 class 1 | draws |",
+             "|---|---|---|---|---|---|---|"]
+    for (data, protocol, method), rs in sorted(cells.items()):
+        err = 100 * np.array([r["pixel_error"] for r in rs])
+        f1 = np.array([r["f1_class1"] for r in rs])
+        px = np.mean([r["labeled_px_per_image"] for r in rs])
+        sd = f" ± {err.std(ddof=1):.2f}" if len(rs) > 1 else ""
+        lines.append(f"| {data} | {protocol} | {px:.0f} | {method} | {err.mean():.2f}{sd} | "
+                     f"{f1.mean():.3f} | {len(rs)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["weizmann"], choices=["weizmann", "thin"])
+    parser.add_argument("--protocols", nargs="+", default=["strokes-1", "random-10"])
+    parser.add_argument("--methods", nargs="+", default=["forest", "supervised", "tv"],
+                        choices=sorted(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--length", type=int, default=40)
+    parser.add_argument("--width", type=int, default=3)
+    parser.add_argument("--margin", type=int, default=2)
+    parser.add_argument("--thin-images", type=int, default=40)
+    parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "runs.jsonl"
+    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = {(r["data"], r["protocol"], r["method"], r["seed"]) for r in runs}
+    todo = [(d, p, m, s) for d in args.data for p in args.protocols for s in args.seeds
+            for m in args.methods if (d, p, m, s) not in done]
+    print(f"{len(done)} runs on disk, {len(todo)} to go", flush=True)
+    cache = {d: load_data(d, args.thin_images) for d in args.data}
+    t_all = time.perf_counter()
+    for k, key in enumerate(todo, 1):
+        run = run_one(*key, args, cache)
+        runs.append(run)
+        with log.open("a") as fh:
+            fh.write(json.dumps(run) + "\n")
+        print(f"[{k}/{len(todo)}] {' '.join(map(str, key))}: error {100 * run['pixel_error']:.2f} %, "
+              f"F1 {run['f1_class1']:.3f}, {run['labeled_px_per_image']:.0f} px/img, "
+              f"fit {run['fit_seconds']:.0f} s", flush=True)
+    table = summary(runs)
+    command = "python benchmarks/labels.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (out / "labels.md").write_text(f"{table}\n\nCommand: `{command}`; this invocation "
+                                   f"{time.perf_counter() - t_all:.0f} s.\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
