@@ -5,7 +5,8 @@ fuzz campaign (``benchmarks/fuzz.py``). Every strategy draws mostly inputs the
 entry should accept, mixed with the ways a caller gets them wrong: NaN and inf
 pixels, extreme finite values, wrong shapes, dtypes and containers, labels
 that do not fit their images. Everything drawn is picklable (the campaign
-sends cases to a worker process).
+sends cases to a worker process): files are drawn as recipes
+(:func:`file_recipes`), made on disk by :func:`write_file` when a case runs.
 
 :data:`CORRUPTIONS` names the ways a training set ``(images, labels)`` can be
 broken; the contract suite checks each of them against every segmenter.
@@ -18,7 +19,10 @@ from hypothesis.extra import numpy as hnp
 
 __all__ = [
     "CORRUPTIONS",
+    "GARBAGE_SUFFIXES",
     "anything",
+    "file_arrays",
+    "file_recipes",
     "float_values",
     "image_arrays",
     "image_inputs",
@@ -26,7 +30,9 @@ __all__ = [
     "numbers",
     "one_bad",
     "prob_maps",
+    "tile_sizes",
     "training_sets",
+    "write_file",
 ]
 
 # ---------------------------------------------------------------------------
@@ -365,3 +371,114 @@ def one_bad(draw, valid, invalid, p_bad=0.4):
         k = draw(st.integers(0, len(valid) - 1))
         args[k] = draw(invalid[k])
     return tuple(args)
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+#: What each image format's writer stores: dtype -> shapes ("n": pages or
+#: slices, "h", "w": sides), so that every drawn array can be written.
+_FILE_LAYOUTS = {
+    ".png": {"uint8": ("hw", "hw3", "hw4", "hw2"), "uint16": ("hw",), "bool": ("hw",)},
+    ".jpg": {"uint8": ("hw", "hw3")},
+    ".tif": dict.fromkeys(("uint8", "uint16", "int8", "int16", "int32", "uint32", "uint64",
+                           "float16", "float32", "float64", "bool"),
+                          ("hw", "hw", "hw3", "hw4", "hw2", "hw1", "nhw", "1hw", "nhw3", "h",
+                           "nnhw")),
+}
+_FILE_LAYOUTS[".zarr"] = _FILE_LAYOUTS[".tif"]
+#: Suffixes of garbage files (those chm.files reads, in any case, and others).
+GARBAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".PNG", ".zarr", ".txt", "")
+
+
+def _layout_shape(layout, n, h, w):
+    sizes = {"n": n, "h": h, "w": w}
+    return tuple(sizes[c] if c in sizes else int(c) for c in layout)
+
+
+@st.composite
+def file_arrays(draw, suffix, min_side=1, max_side=10):
+    """An array the writer of ``suffix`` (.png, .jpg, .tif, .zarr) stores as it is."""
+    dtype = draw(st.sampled_from(sorted(_FILE_LAYOUTS[suffix])))
+    layout = draw(st.sampled_from(_FILE_LAYOUTS[suffix][dtype]))
+    n = draw(st.integers(1, 3))
+    h, w = draw(_sides(min_side, max_side))
+    values = float_values(("unit", "unit", "unit", "wide", "any"))
+    return draw(_array(dtype, _layout_shape(layout, n, h, w), values))
+
+
+@st.composite
+def file_recipes(draw, suffixes=(".png", ".tif", ".jpg", ".zarr"), garbage=0.3):
+    """A recipe for one file, made by :func:`write_file`; mostly a valid image.
+
+    ``("image", suffix, array, layout)``: ``array`` written by imageio (PNG,
+    JPEG), tifffile or zarr (``layout``: a plain ``"array"``, a ``"group"``
+    holding it as ``"0"``, or an ``"ome"`` group naming its axes);
+    ``("truncated", suffix, array, fraction)``: the same cut short;
+    ``("bytes", suffix, data)``, ``("empty", suffix)``, ``("folder",
+    suffix)`` (a folder named like an image) and ``("missing", suffix)``.
+    """
+    suffix = draw(st.sampled_from(suffixes))
+    if draw(st.floats(0, 1)) <= 1 - garbage:  # the simplest draw, 0, is a valid image
+        layout = "array"
+        if suffix == ".zarr":
+            layout = draw(st.sampled_from(["array", "array", "group", "ome"]))
+        return "image", suffix, draw(file_arrays(suffix)), layout
+    kind = draw(st.sampled_from(["bytes", "bytes", "truncated", "truncated", "empty", "folder",
+                                 "missing"]))
+    if kind == "bytes":
+        return kind, draw(st.sampled_from(GARBAGE_SUFFIXES)), draw(st.binary(max_size=64))
+    if kind == "truncated":
+        suffix = ".tif" if suffix == ".zarr" else suffix
+        return kind, suffix, draw(file_arrays(suffix)), draw(st.floats(0, 1, exclude_max=True))
+    return kind, draw(st.sampled_from(GARBAGE_SUFFIXES))
+
+
+def _write_array(path, suffix, array, layout="array"):
+    if suffix in (".png", ".jpg"):
+        import imageio.v3 as iio
+
+        iio.imwrite(path, array, plugin="pillow")
+    elif suffix == ".tif":
+        import tifffile
+
+        tifffile.imwrite(path, array)
+    else:
+        import zarr
+
+        if layout == "array":
+            zarr.create_array(store=path, data=array)
+            return
+        group = zarr.open_group(path, mode="w")
+        group.create_array("0", data=array)
+        if layout == "ome":
+            axes = "tzyx"[-array.ndim:] if array.ndim <= 2 or array.shape[-1] > 4 else \
+                ("tzyx"[-(array.ndim - 1):] + "c")
+            group.attrs["multiscales"] = [{"axes": [{"name": a} for a in axes],
+                                           "datasets": [{"path": "0"}]}]
+
+
+def write_file(folder, stem, recipe):
+    """Make the file a :func:`file_recipes` recipe describes in ``folder``; return its path."""
+    kind, suffix = recipe[0], recipe[1]
+    path = os.path.join(folder, stem + suffix)
+    if kind == "folder":
+        os.makedirs(path, exist_ok=True)
+    elif kind in ("bytes", "empty"):
+        with open(path, "wb") as fh:
+            fh.write(recipe[2] if kind == "bytes" else b"")
+    elif kind in ("image", "truncated"):
+        _write_array(path, suffix, recipe[2], recipe[3] if kind == "image" else "array")
+        if kind == "truncated":
+            with open(path, "rb") as fh:
+                data = fh.read()
+            with open(path, "wb") as fh:
+                fh.write(data[:int(recipe[3] * len(data))])
+    return path
+
+
+def tile_sizes(low=16, high=40):
+    """A ``tile_size``: mostly an int in ``[low, high]``, else None, too small, or junk."""
+    return st.one_of(st.integers(low, high), st.integers(low, high), st.none(),
+                     st.integers(-2, low - 1), numbers(-3, high), st.text(max_size=2),
+                     st.just(float(low)))
