@@ -8,8 +8,9 @@ in a worker process that the campaign kills when it does not answer within
 are also drawn huge here (``CHM_FUZZ_WILD``, see ``tests/contract/strategies.py``),
 which the property tests leave out for want of a watchdog.
 
-Prints one row per entry: cases, ok, clean refusals (ValueError/TypeError),
-other exceptions (with the first message), hangs, outputs holding NaN or
+Prints one row per entry: cases, ok, clean refusals (ValueError/TypeError,
+or another exception the entry documents, such as a loader's
+FileNotFoundError: ``Entry.rejects``), other exceptions (with the first message), hangs, outputs holding NaN or
 inf, and outputs breaking the entry's check (wrong shape, dtype...). The
 results, with the failing cases, are rewritten to ``--out`` (JSON) after every
 case. The exit status is 1 when any case raised another exception, hung,
@@ -257,8 +258,10 @@ def main(argv=None):
 
     warnings.simplefilter("ignore")  # casts overflowing while cases are drawn
     os.environ["CHM_FUZZ_WILD"] = "1"  # huge values too: the watchdog catches what they cause
-    from tests.contract.entries import ENTRIES
+    from tests.contract.entries import ENTRIES, SKIPPED
 
+    for name, reason in SKIPPED.items():
+        print(f"skipped {name}: {reason}")
     entries = select(ENTRIES, args.entries)
     budget = plan(entries, args.cases)
     if args.list:

@@ -529,6 +529,11 @@ def build_parser():
     def quiet_option(p):
         p.add_argument("--quiet", action="store_true", help="no progress output")
 
+    def model_and_images(p):
+        p.add_argument("model", metavar="MODEL", help="model file written by chm train")
+        p.add_argument("images", nargs="+", metavar="IMAGE",
+                       help="image files, folders or glob patterns")
+
     train = sub.add_parser("train", help="train a model on images and sparse labels",
                            description="Train a model on images and their painted labels and "
                            "save it. Label value V (--unlabeled) marks unlabeled pixels; every "
@@ -554,9 +559,7 @@ def build_parser():
                              "image (the training label values), DIR/<name>_proba.tif with "
                              "--proba the float32 class probabilities (H, W, classes). Stacks "
                              "are predicted slice by slice and written as stacks.")
-    predict.add_argument("model", metavar="MODEL", help="model file written by chm train")
-    predict.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="image files, folders or glob patterns")
+    model_and_images(predict)
     predict.add_argument("--out", required=True, metavar="DIR", help="output folder")
     predict.add_argument("--proba", action="store_true",
                          help="also write the class probabilities")
@@ -573,9 +576,7 @@ def build_parser():
                               description="Predict the images and score the prediction on the "
                               "labeled pixels of the label files: pixel error, and per class "
                               "precision, recall, F1 and IoU.")
-    evaluate.add_argument("model", metavar="MODEL", help="model file written by chm train")
-    evaluate.add_argument("images", nargs="+", metavar="IMAGE",
-                          help="image files, folders or glob patterns")
+    model_and_images(evaluate)
     labels_options(evaluate)
     quiet_option(evaluate)
     evaluate.set_defaults(run=_evaluate)
@@ -587,9 +588,7 @@ def build_parser():
                              "a leading slice column for stacks), most uncertain first, and "
                              "DIR/<name>_suggestions.tif is a uint8 label layer, 1 at each "
                              "suggested pixel and 0 elsewhere.")
-    suggest.add_argument("model", metavar="MODEL", help="model file written by chm train")
-    suggest.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="image files, folders or glob patterns")
+    model_and_images(suggest)
     suggest.add_argument("--out", required=True, metavar="DIR", help="output folder")
     suggest.add_argument("--n", type=int, default=20, metavar="N",
                          help="suggestions per image (per slice of a stack; default 20)")
