@@ -10,8 +10,9 @@ which the property tests leave out for want of a watchdog.
 
 Prints one row per entry: cases, ok, clean refusals (ValueError/TypeError,
 or another exception the entry documents, such as a loader's
-FileNotFoundError: ``Entry.rejects``), other exceptions (with the first message), hangs, outputs holding NaN or
-inf, and outputs breaking the entry's check (wrong shape, dtype...). The
+FileNotFoundError: ``Entry.rejects``), other exceptions (with the first
+message), hangs, outputs holding NaN or inf, and outputs breaking the
+entry's check (wrong shape, dtype...). The
 results, with the failing cases, are rewritten to ``--out`` (JSON) after every
 case. The exit status is 1 when any case raised another exception, hung,
 crashed, returned NaN/inf or broke its check, else 0.

@@ -132,7 +132,7 @@ def _check_n(n):
 
 
 # Errors about the file itself, not its content: passed on unchanged by the readers.
-_ACCESS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
+_ACCESS_ERRORS = (FileNotFoundError, PermissionError)
 
 
 def _read_pixels(path, mode, size=None):

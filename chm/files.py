@@ -407,14 +407,22 @@ def _replacing(path):
     was.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    if path.is_dir():
+        raise FileError(path, "is a folder, not a file to write")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise FileError(path, f"cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         yield tmp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; a result is not
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise FileError(path, f"cannot write here ({exc.strerror or exc})") from None
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -127,13 +127,18 @@ def grid_step(downscale, n_levels):
     >>> grid_step(2.0, 4), grid_step(1.5, 2), grid_step(1, 1)
     (16, 3, 1)
     """
-    coarsest = float(downscale) * 2 ** (int(n_levels) - 1)
+    n_levels = _check_count(n_levels, "n_levels")
+    if isinstance(downscale, (bool, np.bool_)) or not isinstance(downscale, numbers.Real) \
+            or not np.isfinite(downscale) or downscale < 1:
+        raise ValueError(f"downscale must be a finite number >= 1, got {downscale!r}")
+    coarsest = float(downscale) * 2 ** (n_levels - 1)
     k = next((k for k in range(1, 101) if abs(k * coarsest - round(k * coarsest)) < 1e-9), 1)
     return max(1, int(round(k * coarsest)))
 
 
 def pad_to_step(image, step):
     """``image`` (H, W[, C]) extended at its bottom and right, by mirroring, to multiples of ``step``."""
+    step = _check_count(step, "step")
     h, w = image.shape[:2]
     pad = [(0, -h % step), (0, -w % step)] + [(0, 0)] * (image.ndim - 2)
     return np.pad(image, pad, mode="symmetric") if pad[0][1] or pad[1][1] else image

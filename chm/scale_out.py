@@ -35,6 +35,7 @@ Examples
 True
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -153,8 +154,12 @@ def predict_proba(model, image, tile_size=1024, depth=None):
 
     if image.ndim not in (2, 3) or image.ndim == 3 and image.shape[2] != 3:
         raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {tuple(image.shape)}")
-    if int(tile_size) < 1:
-        raise ValueError(f"tile_size must be >= 1, got {tile_size!r}")
+    if isinstance(tile_size, (bool, np.bool_)) or not isinstance(tile_size, numbers.Integral) \
+            or tile_size < 1:
+        raise ValueError(f"tile_size must be an integer >= 1, got {tile_size!r}")
+    if depth is not None and (isinstance(depth, (bool, np.bool_))
+                              or not isinstance(depth, numbers.Integral) or depth < 0):
+        raise ValueError(f"depth must be None or an integer >= 0, got {depth!r}")
     step = grid_step(model)
     depth = _round_up(halo(model) if depth is None else int(depth), step)
     tile = _round_up(max(int(tile_size), depth, 1), step)

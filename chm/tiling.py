@@ -17,6 +17,7 @@ the window).
 [((0, 72), (0, 64)), ((56, 100), (8, 44))]
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -156,8 +157,17 @@ def tile_windows(shape, tile, halo, align=1):
     crop : tuple of slice
         The tile within the window's prediction.
     """
-    for r0, r1, a0, a1 in _spans(shape[0], tile, halo, align):
-        for c0, c1, b0, b1 in _spans(shape[1], tile, halo, align):
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(f"shape must be (H, W, ...), got {shape!r}")
+    for name, value, low in (("H", shape[0], 1), ("W", shape[1], 1), ("tile", tile, 1),
+                             ("halo", halo, 0), ("align", align, 1)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    tile, halo, align = int(tile), int(halo), int(align)  # numpy integers would wrap around
+    for r0, r1, a0, a1 in _spans(int(shape[0]), tile, halo, align):
+        for c0, c1, b0, b1 in _spans(int(shape[1]), tile, halo, align):
             yield (slice(r0, r1), slice(c0, c1)), (slice(a0, a1), slice(b0, b1))
 
 

@@ -223,7 +223,7 @@ class HOGCells(ImageFilter):
             raise ValueError(f"n_bins must be >= 2, got {n_bins}")
         self.n_bins = int(n_bins)
         self.cell_radii = check_positive(cell_radii, "cell_radii", integer=True)
-        self.sigma = float(sigma)
+        (self.sigma,) = check_positive(sigma, "sigma")
         self.eps = float(eps)
 
     @property

@@ -254,3 +254,11 @@ def test_file_error_is_one_line():
     err = FileError("a.png", "first\nsecond  line")
     assert str(err) == "a.png: first second line" and isinstance(err, ValueError)
     assert err.path == "a.png"
+
+
+def test_writing_onto_a_folder_names_it(tmp_path):
+    from chm.files import FileError, write_labels
+    (tmp_path / "out.tif").mkdir()
+    with pytest.raises(FileError, match="out.tif"):
+        write_labels(tmp_path / "out.tif", np.zeros((4, 4), np.uint8))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]

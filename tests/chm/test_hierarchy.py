@@ -238,3 +238,10 @@ def test_downsample_of_huge_pixels_is_finite():
 def test_levels_and_shapes_must_be_positive_integers(call):
     with pytest.raises(ValueError, match="integer >= 1|pair"):
         call()
+
+
+@pytest.mark.parametrize("downscale,n_levels", [(float("inf"), 2), (0.5, 2), (2.0, 0), ("2", 2)])
+def test_grid_step_rejects_bad_arguments(downscale, n_levels):
+    from chm.hierarchy import grid_step
+    with pytest.raises(ValueError):
+        grid_step(downscale, n_levels)

@@ -86,3 +86,10 @@ def test_tiled_prediction_equals_whole_image_at_any_size(model, shape):
 def test_tiny_tile_size_rejected(model):
     with pytest.raises(ValueError, match="tile_size"):
         model.predict_proba(make_shapes(1, (40, 40))[0], tile_size=4)
+
+
+@pytest.mark.parametrize("args", [((16, 58), 8, 0.95, 8), ((16, 58), 0, 2, 1), ((16.0, 5), 8, 2, 1),
+                                  ((16, 58), 8, 2, True), ((4,), 8, 2, 1)])
+def test_tile_windows_rejects_non_integers(args):
+    with pytest.raises(ValueError, match="must be"):
+        list(tile_windows(*args))
