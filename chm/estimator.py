@@ -37,8 +37,9 @@ from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, R
 from ._runtime import compute_threads, thread_map
 from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
-from .hierarchy import (downsample_to_level, grid_step, pad_to_step, pool_labels, pyramid,
-                        resize_map)
+from .files import label_dtype
+from .hierarchy import (downsample_to_level, grid_step, pad_to_step, padded_shape, pool_labels,
+                        pyramid, resize_map)
 from .penalties import Penalty, get_penalty
 from .plan import TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
@@ -194,11 +195,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         Seeds the weight initialisation, the mini-batches, the crops and the
         ``context_cv`` folds.
     n_jobs : int or None, default None
-        Cores (joblib convention: None is 1, -1 all; 0 is not allowed): feature extraction runs in joblib worker processes; the
-        trainings of a classifier and its ``context_cv`` copies, and the
-        per-image predictions, run in threads, each numeric call with one
-        BLAS/OpenMP thread (see :mod:`chm._runtime`). Results do not depend
-        on it.
+        Cores (joblib convention: None is 1, -1 all; 0 is not allowed): the
+        features of several images, the trainings of a classifier and its
+        ``context_cv`` copies, and blocks of pixel rows of each prediction
+        run in threads, each numeric call with one BLAS/OpenMP thread (see
+        :mod:`chm._runtime`). Results do not depend on it.
     verbose : int >= 0 or bool, default 0
         Progress on stderr: 1 draws bars of the features (per image), the
         classifiers, and the tiles of a tiled prediction, and logs one line
@@ -527,11 +528,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             feats = self._image_features(images, plan)
             self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
             y0 = []
-            step = grid_step(plan.downscale, plan.n_levels)
             for lab, f in zip(labels, feats):
                 idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
-                idx = np.pad(idx, [(0, -idx.shape[0] % step), (0, -idx.shape[1] % step)],
-                             constant_values=-1)
+                idx = pad_to_step(idx, plan.step, fill=-1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
             self.units_ = self._fit_walk(plan, feats, y0, rng)
@@ -574,11 +573,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _input_maps(self, images):
         """The hierarchy's output maps at the input resolution (the padding cropped away)."""
-        step = grid_step(self.plan_.downscale, self.plan_.n_levels)
         out = []
         for im, m in zip(images, self._predict_walk(self._image_features(images, self.plan_))):
             h, w = im.shape[:2]
-            out.append(resize_map(m, (h + -h % step, w + -w % step))[:h, :w])
+            out.append(resize_map(m, padded_shape(im.shape, self.plan_.step))[:h, :w])
         return out
 
     def _tiled(self, image, tile_size, per_tile):
@@ -587,8 +585,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             return bar(windows, self.verbose >= 1 and len(windows) > 1, "tiles", unit="tile")
 
         return predict_tiled(lambda window: per_tile(self._proba([window])[0]), image, tile_size,
-                             self.receptive_field_,
-                             grid_step(self.plan_.downscale, self.plan_.n_levels), progress=tiles)
+                             self.receptive_field_, self.plan_.step, progress=tiles)
 
     def predict_proba(self, images, tile_size=None):
         """Class probability maps.
@@ -636,8 +633,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         if tile_size is None:
             return super().predict(images)
         images = self._check_predict_input(images, tile_size)
-        labels = self.classes_.astype(np.promote_types(
-            np.min_scalar_type(int(self.classes_.min())), np.min_scalar_type(int(self.classes_.max()))))
+        labels = self.classes_.astype(label_dtype(int(self.classes_.max()), int(self.classes_.min())))
         with compute_threads(self.n_jobs):
             return [self._tiled(im, tile_size, lambda p: labels[p.argmax(axis=-1)]) for im in images]
 

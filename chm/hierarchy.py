@@ -136,9 +136,23 @@ def grid_step(downscale, n_levels):
     return max(1, int(round(k * coarsest)))
 
 
-def pad_to_step(image, step):
-    """``image`` (H, W[, C]) extended at its bottom and right, by mirroring, to multiples of ``step``."""
+def padded_shape(shape, step):
+    """``(H, W)`` of ``shape`` rounded up to multiples of ``step``."""
     step = _check_count(step, "step")
+    h, w = shape[:2]
+    return h + -h % step, w + -w % step
+
+
+def pad_to_step(image, step, fill=None):
+    """``image`` (H, W[, C]) extended at its bottom and right to multiples of ``step``.
+
+    By mirroring, or with the constant ``fill`` (e.g. -1 for label maps).
+    """
     h, w = image.shape[:2]
-    pad = [(0, -h % step), (0, -w % step)] + [(0, 0)] * (image.ndim - 2)
-    return np.pad(image, pad, mode="symmetric") if pad[0][1] or pad[1][1] else image
+    hp, wp = padded_shape(image.shape, step)
+    if (hp, wp) == (h, w):
+        return image
+    pad = [(0, hp - h), (0, wp - w)] + [(0, 0)] * (image.ndim - 2)
+    if fill is None:
+        return np.pad(image, pad, mode="symmetric")
+    return np.pad(image, pad, constant_values=fill)

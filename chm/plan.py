@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .hierarchy import grid_step
+
 __all__ = ["TOP_DOWN", "UnitSpec", "Plan", "Unit", "build_plan"]
 
 TOP_DOWN = "top_down"
@@ -91,6 +93,11 @@ class Plan:
     n_stages: int
     downscale: float
     units: tuple
+
+    @property
+    def step(self):
+        """Input pixels of the coarsest level (:func:`chm.hierarchy.grid_step`)."""
+        return grid_step(self.downscale, self.n_levels)
 
     def __len__(self):
         return len(self.units)

@@ -77,9 +77,13 @@ def halo(model):
 def grid_step(model):
     """Pixel multiple that keeps tiles on the pyramid grid of the whole image.
 
-    For a model with ``n_levels`` and ``downscale`` (CHM),
-    :func:`chm.hierarchy.grid_step`; else 1.
+    For a fitted CHM, the step of its plan (``plan_.step``); for another
+    model with ``n_levels`` and ``downscale``, :func:`chm.hierarchy.grid_step`;
+    else 1.
     """
+    plan = getattr(model, "plan_", None)
+    if plan is not None:
+        return plan.step
     n_levels = getattr(model, "n_levels", None)
     downscale = getattr(model, "downscale", None)
     if n_levels is None or downscale is None:

@@ -245,3 +245,14 @@ def test_grid_step_rejects_bad_arguments(downscale, n_levels):
     from chm.hierarchy import grid_step
     with pytest.raises(ValueError):
         grid_step(downscale, n_levels)
+
+
+def test_pad_to_step_with_a_fill_value_and_padded_shape():
+    from chm.hierarchy import pad_to_step, padded_shape
+    labels = np.zeros((3, 5), np.int64)
+    padded = pad_to_step(labels, 4, fill=-1)
+    assert padded.shape == (4, 8) == padded_shape(labels.shape, 4)
+    np.testing.assert_array_equal(padded[:3, :5], labels)
+    assert (padded[3] == -1).all() and (padded[:, 5:] == -1).all()
+    with pytest.raises(ValueError, match="step"):
+        padded_shape((3, 5), 0)

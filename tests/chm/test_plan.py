@@ -59,3 +59,8 @@ def test_unit_averages_its_fold_copies_only_when_asked():
     mean = np.mean([c.predict_proba(X) for c in clfs], axis=0)
     np.testing.assert_allclose(unit.predict_proba(X, average_folds=True), mean, rtol=1e-6, atol=1e-7)
     assert not np.allclose(mean, clfs[0].predict_proba(X))
+
+
+def test_plan_step_is_the_coarsest_pixel():
+    assert build_plan(4, 1, set(), downscale=2.0).step == 16
+    assert build_plan(1, 1, set()).step == 1
