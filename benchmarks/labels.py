@@ -33,7 +33,6 @@ Usage::
         --methods forest supervised tv --seeds 0 1 2 --out benchmarks/results/labels
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,12 +40,12 @@ from pathlib import Path
 import numpy as np
 
 import chm
+from _runs import f1_of_class, load_thin, load_weizmann, run_all
 from chm.baselines import ForestSegmenter
-from chm.datasets import load_weizmann_horse, sample_sparse_labels
+from chm.datasets import sample_sparse_labels
 from chm.labeling import simulate_strokes
 from chm.metrics import pixel_error
 from chm.mrf_segmenter import MRFSegmenter
-from chm.synthetic import make_thin_structures
 
 METHODS = {
     "forest": lambda seed, n_jobs: ForestSegmenter(random_state=seed, n_jobs=n_jobs),
@@ -61,11 +60,9 @@ METHODS = {
 def load_data(name, n_thin):
     """(train images, train masks, test images, test masks) of a data set."""
     if name == "weizmann":
-        images, masks = load_weizmann_horse()
-        return images[:164], masks[:164], images[-164:], masks[-164:]
+        return load_weizmann()
     if name == "thin":
-        images, masks = make_thin_structures(2 * n_thin, (128, 128), random_state=1000)
-        return images[:n_thin], masks[:n_thin], images[n_thin:], masks[n_thin:]
+        return load_thin(n_thin)
     raise ValueError(f"unknown data set {name!r}")
 
 
@@ -78,14 +75,6 @@ def make_labels(protocol, masks, seed, args):
         return simulate_strokes(masks, n_strokes=int(count), length=args.length, width=args.width,
                                 margin=args.margin, random_state=seed)
     raise ValueError(f"unknown protocol {protocol!r}: use random-N or strokes-K")
-
-
-def f1_of_class(preds, masks, cls=1):
-    """F1 of class ``cls`` over all pixels."""
-    p = np.concatenate([x.ravel() for x in preds]) == cls
-    t = np.concatenate([m.ravel() for m in masks]) == cls
-    tp = np.sum(p & t)
-    return float(2 * tp / max(1, p.sum() + t.sum()))
 
 
 def run_one(data, protocol, method, seed, args, cache):
@@ -135,23 +124,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "runs.jsonl"
-    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    done = {(r["data"], r["protocol"], r["method"], r["seed"]) for r in runs}
-    todo = [(d, p, m, s) for d in args.data for p in args.protocols for s in args.seeds
-            for m in args.methods if (d, p, m, s) not in done]
-    print(f"{len(done)} runs on disk, {len(todo)} to go", flush=True)
+    keys = [(d, p, m, s) for d in args.data for p in args.protocols for s in args.seeds
+            for m in args.methods]
     cache = {d: load_data(d, args.thin_images) for d in args.data}
     t_all = time.perf_counter()
-    for k, key in enumerate(todo, 1):
-        run = run_one(*key, args, cache)
-        runs.append(run)
-        with log.open("a") as fh:
-            fh.write(json.dumps(run) + "\n")
-        print(f"[{k}/{len(todo)}] {' '.join(map(str, key))}: error {100 * run['pixel_error']:.2f} %, "
-              f"F1 {run['f1_class1']:.3f}, {run['labeled_px_per_image']:.0f} px/img, "
-              f"fit {run['fit_seconds']:.0f} s", flush=True)
+    runs = run_all(out, keys, lambda r: (r["data"], r["protocol"], r["method"], r["seed"]),
+                   lambda key: run_one(*key, args, cache),
+                   lambda r: (f"{r['data']} {r['protocol']} {r['method']} {r['seed']}: error "
+                              f"{100 * r['pixel_error']:.2f} %, F1 {r['f1_class1']:.3f}, "
+                              f"{r['labeled_px_per_image']:.0f} px/img, fit {r['fit_seconds']:.0f} s"))
     table = summary(runs)
     command = "python benchmarks/labels.py " + " ".join(sys.argv[1:] if argv is None else argv)
     (out / "labels.md").write_text(f"{table}\n\nCommand: `{command}`; this invocation "

@@ -70,6 +70,7 @@ ALLOWED_CLASSES = ESTIMATORS | frozenset({
     "chm.classifiers.logistic.LogisticStage",
     "chm.penalties.TotalVariation",
     "chm.penalties.QuadraticVariation",
+    "chm.penalty_search.PenaltyTrial",
     "features.normalize.FeatureNormalizer",
     "features.base.FilterBank",
     "features.color.LabColor",

@@ -40,7 +40,8 @@ from .classifiers import make_stage, train_stage
 from .files import label_dtype
 from .hierarchy import (downsample_to_level, grid_step, pad_to_step, padded_shape, pool_labels,
                         pyramid, resize_map)
-from .penalties import Penalty, get_penalty
+from . import penalty_search
+from .penalties import PENALTY_NAMES, Penalty, get_penalty
 from .plan import TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
 
@@ -100,15 +101,24 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         Stages; each stage's output is context for the next one.
     classifier : {"ldnn", "logistic"}, default "ldnn"
         Stage classifier.
-    tv_weight : float >= 0, default 0.1
+    tv_weight : float >= 0 or "auto", default 0.1
         Weight alpha of the spatial penalty E_U (eq. 1); E_S is a mean over
         labeled pixels and E_U a mean over map pixels, so the weight does not
         depend on image or label counts. ``0`` trains the supervised
         baseline. 0.1 is the best of the positive weights measured on
         Weizmann Horse at 10 labeled pixels per image (0.1, 0.25, 0.5, 1; see
-        benchmarks/results/).
-    penalty : {"tv", "quadratic"} or Penalty, default "tv"
-        The spatial penalty (total variation, eqs. 8 and 15).
+        benchmarks/results/). ``"auto"`` chooses it, 0 included, by
+        cross-validation over held-out labeled pixels
+        (:mod:`chm.penalty_search`).
+    penalty : str, "auto" or Penalty, default "tv"
+        The spatial penalty, a name of :data:`chm.penalties.PENALTY_NAMES`
+        (``"tv"``: total variation, eqs. 8 and 15; ``"edge_tv"``,
+        ``"bilateral"``, ``"curvilinear"``, ``"quadratic"``: see
+        :mod:`chm.penalties`) or an instance. ``"auto"`` chooses among
+        :data:`chm.penalty_search.AUTO_PENALTIES` and no penalty, with the
+        weight ``tv_weight`` (or chosen as well when it is ``"auto"``).
+    penalty_cv : int >= 2, default 3
+        Folds of held-out labeled pixels of the ``"auto"`` search.
     tv_levels : "full_resolution", "all", "top_down", int or list, default "full_resolution"
         Classifiers the penalty applies to: level indices (``0 .. n_levels -
         1``) and/or ``"top_down"``, alone or in a list, tuple or set.
@@ -206,6 +216,20 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         per classifier; 2 adds a bar of each classifier's epochs; 3 also
         logs one line per epoch.
 
+    Attributes
+    ----------
+    penalty_ : Penalty or None
+        The penalty the penalised classifiers trained with (``None``: none).
+    tv_weight_ : float
+        Its weight; the chosen one with ``"auto"``.
+    penalty_search_ : list of chm.penalty_search.PenaltyTrial
+        With ``"auto"``: every candidate and its held-out labeled-pixel error.
+    plan_ : chm.plan.Plan
+        The hierarchy; ``units_`` its fitted classifiers, in order.
+    receptive_field_ : int
+        Input pixels on each side that reach an output pixel (the halo of
+        tiled prediction).
+
     Every parameter is checked against ``_parameter_constraints`` at the
     start of :meth:`fit`, before any feature is computed (a ValueError names
     the parameter); ``average_folds`` and ``average_flip`` are checked again
@@ -223,8 +247,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "n_levels": [Interval(Integral, 1, None, closed="left")],
         "n_stages": [Interval(Integral, 1, None, closed="left")],
         "classifier": [Options({"ldnn", "logistic"})],
-        "tv_weight": [Interval(Real, 0, None, closed="left")],
-        "penalty": [Options({"tv", "quadratic"}), Penalty],
+        "tv_weight": [Interval(Real, 0, None, closed="left"), Options({"auto"})],
+        "penalty": [Options(set(PENALTY_NAMES) | {"auto"}), Penalty],
+        "penalty_cv": [Interval(Integral, 2, None, closed="left")],
         "tv_levels": [Options({"full_resolution", "all", TOP_DOWN}),
                       Interval(Integral, 0, None, closed="left"),
                       SequenceOf([Interval(Integral, 0, None, closed="left"), Options({TOP_DOWN})],
@@ -255,7 +280,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, n_levels=4, n_stages=1, classifier="ldnn", tv_weight=0.1, penalty="tv",
-                 tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
+                 penalty_cv=3, tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=8, n_disc=8, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
                  dropout=0.0, crop=64, class_weight=None, context_cv=8, average_folds=True, average_flip=False,
@@ -266,6 +291,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.classifier = classifier
         self.tv_weight = tv_weight
         self.penalty = penalty
+        self.penalty_cv = penalty_cv
         self.tv_levels = tv_levels
         self.downscale = downscale
         self.bank = bank
@@ -383,15 +409,43 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 outputs[i] = [self._as_context(m) for m in maps]
         return maps
 
-    def _fit_walk(self, plan, feats, labels, rng):
-        """Train every unit of ``plan``; return the fitted units."""
+    @staticmethod
+    def _guide_source(images, plan):
+        """``guides(penalty, level)``: the penalty's guide of every image at ``level``.
+
+        A list of ``None`` for penalties that need none
+        (:attr:`chm.penalties.Penalty.guided`); computed once per penalty and
+        level, from the working image at that level.
+        """
+        memo = {}
+
+        def guides(penalty, level):
+            key = (id(penalty), level)
+            if key not in memo:
+                if not penalty.guided:
+                    memo[key] = [None] * len(images)
+                else:
+                    memo[key] = [penalty.guide(pyramid(working_image(im, plan.downscale,
+                                                                     plan.n_levels),
+                                                       plan.n_levels)[level])
+                                 for im in images]
+            return memo[key]
+
+        return guides
+
+    def _fit_walk(self, plan, feats, labels, guides, rng):
+        """Train every unit of ``plan``; return the fitted units.
+
+        ``guides`` is what :meth:`_guide_source` returns.
+        """
         n_lev = plan.n_levels
         label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
                       for l in range(n_lev)] for lab, f in zip(labels, feats)]
         units = []
         with bar(None, self.verbose >= 1, "classifiers", total=len(plan), unit="classifier") as done:
             def fit_unit(index, spec, X):
-                unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr], rng)
+                unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr],
+                                            guides if spec.penalised else None, rng)
                 units.append(unit)
                 done.update()
                 return maps
@@ -411,8 +465,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
         return self._walk(self.plan_, feats, predict_unit)
 
-    def _fit_unit(self, spec, X, ys, rng):
+    def _fit_unit(self, spec, X, ys, guides, rng):
         """Fit the unit ``spec`` (normalising ``X`` in place); return (unit, maps).
+
+        ``guides`` gives the penalty's guides of the images
+        (:meth:`_guide_source`); ``None`` for a unit without penalty. The
+        first penalised unit resolves ``penalty="auto"`` / ``tv_weight="auto"``
+        (:meth:`_choose_penalty`) on its inputs before it trains.
 
         ``maps`` are the unit's probability maps of the training images: for
         a unit that feeds context, with ``context_cv``, each image's map comes
@@ -423,6 +482,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         norm = FeatureNormalizer().fit(_sample_rows(X, 200_000, rng))
         for x in X:
             norm.transform(x, copy=False)
+        if guides is not None and self.tv_weight_ is None:
+            self._choose_penalty(spec, X, ys, guides, rng)
+        if guides is not None:
+            guides = (None if self.tv_weight_ == 0
+                      else guides(self.penalty_, spec.level))
         idx = np.arange(len(X))
         jobs = [(idx, spec.name)]  # (training images, log name); the unit comes first
         folds = []                 # (held-out images, job whose classifier maps them)
@@ -435,9 +499,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 else:  # no labels outside the fold: nothing to learn, the unit's maps stand in
                     folds.append((held, 0))
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
-        trained = self._parallel_train(X, ys, spec.penalised, jobs, seeds)
+        trained = self._parallel_train(X, ys, guides, jobs, seeds)
         clf, hist = trained[0]
-        weight = float(self.tv_weight) if spec.penalised else 0.0
+        weight = self.tv_weight_ if guides is not None else 0.0
         self._log(1, f"{spec.name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
                      f"E_S={hist[-1]['E_S']:.4f}, E_U={hist[-1]['E_U']:.4f}, "
                      f"{len(jobs)} trainings, {time.perf_counter() - t0:.1f}s"
@@ -453,29 +517,58 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 maps[i] = m
         return unit, maps
 
-    def _parallel_train(self, X, ys, with_penalty, jobs, seeds):
+    def _parallel_train(self, X, ys, guides, jobs, seeds):
         """Train one classifier per job ``(image indices, name)``, job ``k`` with seed ``seeds[k]``.
 
         Jobs run in ``n_jobs`` threads (:func:`chm._runtime.thread_map`);
         every job has its own random stream, so the result does not depend
-        on ``n_jobs``.
+        on ``n_jobs``. ``guides`` is ``None`` for a unit without penalty.
         """
         def one(job_seed):
             (images, name), seed = job_seed
-            return self._train([X[i] for i in images], [ys[i] for i in images], with_penalty,
-                               name, np.random.RandomState(seed))
+            if guides is None:
+                return self._train([X[i] for i in images], [ys[i] for i in images], None, 0.0,
+                                   None, name, np.random.RandomState(seed))
+            return self._train([X[i] for i in images], [ys[i] for i in images], self.penalty_,
+                               self.tv_weight_, [guides[i] for i in images], name,
+                               np.random.RandomState(seed))
 
         return thread_map(one, zip(jobs, seeds), self.n_jobs)
 
-    def _train(self, X, ys, with_penalty, name, rng):
+    def _choose_penalty(self, spec, X, ys, guides, rng):
+        """Resolve ``penalty="auto"`` / ``tv_weight="auto"`` by held-out labeled pixels.
+
+        Sets ``penalty_``, ``tv_weight_`` and ``penalty_search_`` (see
+        :mod:`chm.penalty_search`).
+        """
+        t0 = time.perf_counter()
+        grid = penalty_search.candidates(self.penalty, self.tv_weight)
+
+        def train(X, labels, penalty, weight, image_guides, rng):
+            return self._train(X, labels, penalty, weight, image_guides, "penalty search", rng)[0]
+
+        trials = penalty_search.search(
+            X, ys, grid, train, lambda pen: guides(pen, spec.level), int(self.penalty_cv), rng,
+            map_fn=lambda fn, jobs: thread_map(fn, jobs, self.n_jobs))
+        choice = penalty_search.best(trials)
+        penalty, weight = grid[choice]
+        self.penalty_ = get_penalty(penalty) if weight > 0 else None
+        self.tv_weight_ = float(weight)
+        self.penalty_search_ = trials
+        self._log(1, f"penalty search ({len(trials)} candidates x {self.penalty_cv} folds, "
+                     f"{time.perf_counter() - t0:.1f}s): "
+                     + ", ".join(f"{t.penalty}:{t.tv_weight:g} {100 * t.error:.2f}%" for t in trials)
+                     + f" -> {self.penalty_!r} tv_weight={weight:g}")
+
+    def _train(self, X, ys, penalty, weight, guides, name, rng):
+        """One classifier on inputs ``X``, with ``weight * penalty`` unless the weight is 0."""
         clf = make_stage(self.classifier, self.n_classes_, n_groups=self.n_groups, n_disc=self.n_disc)
-        weight = float(self.tv_weight) if with_penalty else 0.0
-        hist = train_stage(clf, X, ys, penalty=self.penalty_ if weight > 0 else None,
+        hist = train_stage(clf, X, ys, penalty=penalty if weight > 0 else None,
                            tv_weight=weight, loss=self.loss, epochs=int(self.epochs),
                            batch_images=int(self.batch_images), learning_rate=self.learning_rate,
                            solver=self.solver, momentum=self.momentum,
                            weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
-                           class_weight=self.class_weight,
+                           class_weight=self.class_weight, guides=guides,
                            rng=rng, verbose=self.verbose - 1, name=name)
         return clf, hist
 
@@ -513,7 +606,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         """
         t0 = time.perf_counter()
         images, labels = self._fit_prologue(images, labels)
-        self.penalty_ = get_penalty(self.penalty)
+        auto = any(isinstance(v, str) and v == "auto" for v in (self.penalty, self.tv_weight))
+        # resolved by the first penalised unit when "auto" (see _choose_penalty)
+        self.penalty_ = None if auto else get_penalty(self.penalty)
+        self.tv_weight_ = None if auto else float(self.tv_weight)
+        self.penalty_search_ = []
         self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
                                              n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
@@ -533,7 +630,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 idx = pad_to_step(idx, plan.step, fill=-1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
-            self.units_ = self._fit_walk(plan, feats, y0, rng)
+            self.units_ = self._fit_walk(plan, feats, y0, self._guide_source(images, plan), rng)
+        if self.tv_weight_ is None:  # "auto" but nothing penalised
+            self.penalty_, self.tv_weight_ = None, 0.0
         self.plan_ = plan
         self.fit_time_ = time.perf_counter() - t0
         self._log(1, f"fit done in {self.fit_time_:.1f}s")

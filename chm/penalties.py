@@ -75,6 +75,7 @@ __all__ = [
     "TotalVariation",
     "QuadraticVariation",
     "get_penalty",
+    "PENALTY_NAMES",
     "benchmark_tv",
 ]
 
@@ -182,16 +183,48 @@ class Penalty(ABC):
     Subclasses implement the general form ``E_U = sum_k Theta(fbar(x_k))``
     (paper eqs. 2-6) through :meth:`value` and :meth:`gradient`.  Trainers
     only use this interface, so a new penalty plugs in without touching them.
+
+    A penalty that depends on the image (edge weights, orientations, colours)
+    computes a *guide* from it once per image with :meth:`guide`: an array of
+    shape (H, W, G) aligned pixel for pixel with the probability map.  The
+    trainers crop the guide with the same window as the map and pass it back
+    as ``guide``.  Penalties that need no guide return ``None`` from
+    :meth:`guide` and ignore the argument.
+
+    Attributes
+    ----------
+    guided : bool
+        Whether the penalty uses a guide; trainers skip computing guides of
+        penalties with ``guided = False``.
     """
 
+    guided = False
+
+    def guide(self, image):
+        """Per-pixel guide of the penalty computed from an image.
+
+        Parameters
+        ----------
+        image : ndarray of shape (H, W) or (H, W, 3), float32
+            The image at the resolution of the probability map, values in [0, 1].
+
+        Returns
+        -------
+        guide : ndarray of shape (H, W, G), float32, or None
+            ``None`` (the default) for penalties that need no guide.
+        """
+        return None
+
     @abstractmethod
-    def value(self, prob):
+    def value(self, prob, guide=None):
         """Penalty of a map.
 
         Parameters
         ----------
         prob : array_like of shape (H, W) or (H, W, C)
             Probability map.
+        guide : ndarray of shape (H, W, G) or None
+            What :meth:`guide` returned for the map's image (same window).
 
         Returns
         -------
@@ -199,33 +232,39 @@ class Penalty(ABC):
         """
 
     @abstractmethod
-    def gradient(self, prob):
+    def gradient(self, prob, guide=None):
         """(Sub)gradient of the penalty with respect to the map.
 
         Parameters
         ----------
         prob : array_like of shape (H, W) or (H, W, C)
             Probability map.
+        guide : ndarray of shape (H, W, G) or None
+            What :meth:`guide` returned for the map's image (same window).
 
         Returns
         -------
         grad : ndarray, float32, same shape as ``prob``
         """
 
-    def value_and_gradient(self, prob):
+    def value_and_gradient(self, prob, guide=None):
         """Penalty and its (sub)gradient; subclasses may fuse the two.
 
         Parameters
         ----------
         prob : array_like of shape (H, W) or (H, W, C)
             Probability map.
+        guide : ndarray of shape (H, W, G) or None
+            What :meth:`guide` returned for the map's image (same window).
 
         Returns
         -------
         value : float
         grad : ndarray, float32, same shape as ``prob``
         """
-        return self.value(prob), self.gradient(prob)
+        if guide is None:  # also serves subclasses written as value(prob), gradient(prob)
+            return self.value(prob), self.gradient(prob)
+        return self.value(prob, guide), self.gradient(prob, guide)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -238,15 +277,15 @@ class TotalVariation(Penalty):
     evaluated by the numba kernels of this module.
     """
 
-    def value(self, prob):
+    def value(self, prob, guide=None):
         """Total variation of ``prob``; see :func:`tv_value`."""
         return tv_value(prob)
 
-    def gradient(self, prob):
+    def gradient(self, prob, guide=None):
         """Subgradient of the total variation; see :func:`tv_subgradient`."""
         return tv_subgradient(prob)
 
-    def value_and_gradient(self, prob):
+    def value_and_gradient(self, prob, guide=None):
         """Value and subgradient in one pass; see :func:`tv_value_and_subgradient`."""
         return tv_value_and_subgradient(prob)
 
@@ -260,17 +299,17 @@ class QuadraticVariation(Penalty):
     ``sobel_adjoint(2 gx, 2 gy)``.
     """
 
-    def value(self, prob):
+    def value(self, prob, guide=None):
         """Sum of squared Sobel responses over the valid pixels."""
         gx, gy = sobel_responses(prob)
         return float(np.square(gx).sum(dtype=np.float64) + np.square(gy).sum(dtype=np.float64))
 
-    def gradient(self, prob):
+    def gradient(self, prob, guide=None):
         """Gradient ``sum_k 2 gx(k) SOBEL_X[..] + 2 gy(k) SOBEL_Y[..]``."""
         gx, gy = sobel_responses(prob)
         return sobel_adjoint(2 * gx, 2 * gy, np.shape(prob))
 
-    def value_and_gradient(self, prob):
+    def value_and_gradient(self, prob, guide=None):
         """Value and gradient sharing one evaluation of the Sobel responses."""
         gx, gy = sobel_responses(prob)
         value = float(np.square(gx).sum(dtype=np.float64) + np.square(gy).sum(dtype=np.float64))
@@ -283,6 +322,9 @@ _PENALTIES = {
     "quadratic": QuadraticVariation,
     "quadratic_variation": QuadraticVariation,
 }
+
+
+PENALTY_NAMES = tuple(sorted(_PENALTIES))
 
 
 def get_penalty(penalty):

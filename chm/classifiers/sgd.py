@@ -108,19 +108,19 @@ class _Optimizer:
 
 
 def _crop(X, size, rng):
-    """A random ``size`` x ``size`` window of a feature map (whole if smaller)."""
+    """A random ``size`` x ``size`` window of a map: the pair of slices (whole if smaller)."""
     h, w = X.shape[:2]
     if size is None or (h <= size and w <= size):
-        return X
+        return slice(None), slice(None)
     r = rng.randint(0, max(h - size, 0) + 1)
     c = rng.randint(0, max(w - size, 0) + 1)
-    return X[r:r + size, c:c + size]
+    return slice(r, r + size), slice(c, c + size)
 
 
 def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_entropy",
                 epochs=30, batch_images=16, learning_rate=0.01, solver="adam", momentum=0.9,
-                weight_decay=0.0, dropout=0.0, crop=None, class_weight=None, rng=None, verbose=0,
-                name="stage"):
+                weight_decay=0.0, dropout=0.0, crop=None, class_weight=None, guides=None, rng=None,
+                verbose=0, name="stage"):
     """Train a stage classifier on feature maps with sparse labels.
 
     Parameters
@@ -151,6 +151,10 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     crop : int or None
         If set, E_U is taken on a random ``crop`` x ``crop`` window of each
         image per step instead of the whole map (documented speed trade-off).
+    guides : list of float32 arrays (H, W, G) or None
+        The penalty's guide of each image (:meth:`chm.penalties.Penalty.guide`),
+        cropped with the same window as the map; ``None`` for penalties that
+        need none.
     rng : numpy.random.RandomState
     verbose : int
         > 0 draws a bar of the epochs on stderr; > 1 also prints one line
@@ -200,15 +204,18 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
                 for g, gi in zip(grads, clf.backward(Xs, cache, dP)):
                     g += gi
             if use_penalty:
-                crops = [_crop(maps[i], crop, rng) for i in batch]
-                n_pix = sum(c.shape[0] * c.shape[1] for c in crops)
+                windows = [(i, _crop(maps[i], crop, rng)) for i in batch]
+                crops = [(maps[i][win], None if guides is None or guides[i] is None
+                          else guides[i][win]) for i, win in windows]
+                n_pix = sum(c.shape[0] * c.shape[1] for c, _ in crops)
                 scale = np.float32(tv_weight / n_pix)
                 eu = 0.0
-                for c in crops:
+                for c, guide in crops:
                     Xm = c.reshape(-1, c.shape[-1])
                     P, cache = clf.forward(Xm)
                     fmap = penalty_map(P, c.shape[:2])
-                    value, gmap = penalty.value_and_gradient(fmap)
+                    value, gmap = (penalty.value_and_gradient(fmap) if guide is None
+                                   else penalty.value_and_gradient(fmap, guide))
                     eu += value
                     dP = penalty_map_grad(gmap * scale, P.shape[1])
                     for g, gi in zip(grads, clf.backward(Xm, cache, dP)):

@@ -18,6 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
+from skimage.transform import resize
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
@@ -26,7 +27,8 @@ from chm._validation import check_images
 from chm.base import SegmenterMixin
 
 from ._runtime import _bilinear_sources, _channel_stats, _seeded, _standardise, _torch_threads, resolve_device
-from .losses import interpolated_nll, tv_loss_torch
+from ..penalties import PENALTY_NAMES, Penalty, TotalVariation, get_penalty
+from .losses import interpolated_nll, penalty_loss_torch, tv_loss_torch
 from .network import PADDING_MODES, PatchNet, pad_image
 
 __all__ = ["ConvNetSegmenter", "load"]
@@ -35,6 +37,14 @@ _SCHEDULES = ("constant", "cosine")
 _DEPRECATED = "deprecated"
 #: Renamed parameters (old name -> CHM's name), kept as deprecated aliases for one release.
 RENAMED = {"n_epochs": "epochs", "crop_size": "crop", "batch_size": "batch_images"}
+
+
+def _resized(image, shape):
+    """``image`` (H, W) or (H, W, 3) at the network's output grid ``shape`` (bilinear,
+    anti-aliased): what a guided penalty's :meth:`~chm.penalties.Penalty.guide` sees."""
+    if image.shape[:2] == tuple(shape):
+        return np.asarray(image, np.float32)
+    return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
 
 
 class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
@@ -65,6 +75,14 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         only. With the per-pixel normalisation above, 0.1 was the best of
         0.1 and 0.3 on Stanford Background with the CPU settings (0.3
         over-smooths a network trained for 12 epochs).
+    penalty : str or Penalty, default="tv"
+        The spatial penalty E_U, by name or as a :class:`chm.penalties.Penalty`
+        (see :func:`chm.penalties.get_penalty`). ``"tv"`` runs the torch total
+        variation above; any other penalty is evaluated on each map of the
+        batch at the output grid, with its guide computed from the image
+        resized to that grid, through
+        :func:`chm.convnet.losses.penalty_loss_torch`, and divided by the
+        same pixel count.
     width : int >= 1, default=64
         Feature maps of each convolution (64 in the paper).
     hidden : int >= 1, default=512
@@ -159,6 +177,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
     _fitted_attribute = "module_"
     _parameter_constraints = {
         "tv_weight": [Interval(Real, 0, None, closed="left")],
+        "penalty": [Options(set(PENALTY_NAMES)), Penalty],
         "width": [Interval(Integral, 1, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left")],
         "downscale": [Interval(Real, 1, None, closed="left")],
@@ -182,12 +201,13 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), Hidden(Options({_DEPRECATED}))],
     }
 
-    def __init__(self, tv_weight=0.1, width=64, hidden=512, downscale=4.0, crop=None,
+    def __init__(self, tv_weight=0.1, penalty="tv", width=64, hidden=512, downscale=4.0, crop=None,
                  batch_images=8, epochs=12, learning_rate=5e-3, solver="adam", momentum=0.9,
                  weight_decay=0.0, lr_schedule="cosine", padding="reflect", device="auto",
                  n_jobs=None, random_state=None, verbose=0, n_epochs=_DEPRECATED,
                  crop_size=_DEPRECATED, batch_size=_DEPRECATED):
         self.tv_weight = tv_weight
+        self.penalty = penalty
         self.width = width
         self.hidden = hidden
         self.downscale = downscale
@@ -306,7 +326,12 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             padded = [self._prepare(im) for im in images]
             points = [self._labeled_points(lab, im.shape) for lab, im in zip(labels, images)]
             low_shapes = [self._low_shape(im.shape) for im in images]
-            self._train(module, padded, points, low_shapes, rng, device, settings)
+            self.penalty_ = get_penalty(self.penalty)
+            guides = None
+            if self.penalty_.guided and self.tv_weight > 0:
+                guides = [self.penalty_.guide(_resized(im, shape))
+                          for im, shape in zip(images, low_shapes)]
+            self._train(module, padded, points, low_shapes, guides, rng, device, settings)
         module.eval()
         self.module_ = module
         return self
@@ -318,9 +343,9 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         return torch.optim.SGD(module.parameters(), lr=self.learning_rate, momentum=self.momentum,
                                weight_decay=self.weight_decay)
 
-    def _sample_batch(self, batch, padded, points, low_shapes, rng, side):
+    def _sample_batch(self, batch, padded, points, low_shapes, guides, rng, side):
         """Crops (of side ``side``, None: whole images) of the batch's images, grouped by
-        shape, with their labeled pixels."""
+        shape, with their labeled pixels and the penalty's guides (``guides`` None: none)."""
         p = self.patch_size_
         groups = {}
         for index in batch:
@@ -334,7 +359,9 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             ys, xs, weights, targets = points[index]
             inside = ((ys.min(axis=1) >= top) & (ys.max(axis=1) < top + ch)
                       & (xs.min(axis=1) >= left) & (xs.max(axis=1) < left + cw))
-            group = groups.setdefault((ch, cw), {"crops": [], "points": []})
+            group = groups.setdefault((ch, cw), {"crops": [], "points": [], "guides": []})
+            group["guides"].append(None if guides is None
+                                   else guides[index][top:top + ch, left:left + cw])
             group["points"].append((len(group["crops"]), ys[inside] - top, xs[inside] - left,
                                     weights[inside], targets[inside]))
             group["crops"].append(crop)
@@ -358,11 +385,8 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
                 weights.append(torch.from_numpy(w).to(device))
             if ch >= 3 and cw >= 3:
                 prob = log_prob.exp()
-                if self.tv_weight > 0:
-                    tv_sum = tv_sum + tv_loss_torch(prob, reduction="sum")
-                else:
-                    with torch.no_grad():
-                        tv_sum = tv_sum + tv_loss_torch(prob, reduction="sum")
+                with torch.set_grad_enabled(self.tv_weight > 0 and torch.is_grad_enabled()):
+                    tv_sum = tv_sum + self._penalty_sum(prob, group["guides"])
                 n_valid += x.shape[0] * (ch - 2) * (cw - 2)
         if log_probs:
             ce = interpolated_nll(torch.cat(log_probs), torch.cat(weights))
@@ -371,7 +395,14 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
         tv = tv_sum / n_valid if n_valid else tv_sum
         return ce, tv
 
-    def _train(self, module, padded, points, low_shapes, rng, device, settings):
+    def _penalty_sum(self, prob, guides):
+        """E_U of a batch of maps (N, C, H, W): torch total variation for ``"tv"``, else
+        the penalty object through :func:`chm.convnet.losses.penalty_loss_torch`."""
+        if type(self.penalty_) is TotalVariation:
+            return tv_loss_torch(prob, reduction="sum")
+        return sum(penalty_loss_torch(p, self.penalty_, g) for p, g in zip(prob, guides))
+
+    def _train(self, module, padded, points, low_shapes, guides, rng, device, settings):
         epochs, batch_images = settings["epochs"], settings["batch_images"]
         optimizer = self._make_optimizer(module, settings["solver"])
         n_images = len(padded)
@@ -390,7 +421,7 @@ class ConvNetSegmenter(SegmenterMixin, BaseEstimator):
             sums = np.zeros(3)
             for k in range(n_batches):
                 batch = order[k * batch_images:(k + 1) * batch_images]
-                groups = self._sample_batch(batch, padded, points, low_shapes, rng,
+                groups = self._sample_batch(batch, padded, points, low_shapes, guides, rng,
                                             settings["crop"])
                 ce, tv = self._batch_loss(module, groups, device)
                 loss = ce + self.tv_weight * tv

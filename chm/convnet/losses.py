@@ -8,6 +8,7 @@ channel. ``tv_loss_torch(prob, reduction="sum")`` is the same number as
 :func:`chm.penalties.tv_subgradient` (``sign(0) = 0``, which is what the
 gradient of :func:`torch.abs` uses).
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -105,3 +106,54 @@ def interpolated_nll(log_prob, weights):
     if log_prob.shape[0] == 0:
         return log_prob.sum() * 0.0
     return -torch.logsumexp(log_prob + torch.log(weights), dim=1).mean()
+
+
+class _PenaltyFunction(torch.autograd.Function):
+    """E_U of one map by a :class:`chm.penalties.Penalty` (numpy), with its gradient."""
+
+    @staticmethod
+    def forward(ctx, prob, penalty, guide):
+        p = prob.detach().cpu().numpy().astype(np.float32)
+        two = p.shape[0] == 2
+        fmap = p[1] if two else np.ascontiguousarray(np.moveaxis(p, 0, -1))
+        value, grad = (penalty.value_and_gradient(fmap) if guide is None
+                       else penalty.value_and_gradient(fmap, guide))
+        full = np.zeros_like(p)
+        if two:
+            full[1] = grad
+        else:
+            full[:] = np.moveaxis(grad, -1, 0)
+        ctx.save_for_backward(torch.from_numpy(full).to(device=prob.device, dtype=prob.dtype))
+        return prob.new_tensor(float(value))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad, None, None
+
+
+def penalty_loss_torch(prob, penalty, guide=None):
+    """E_U of one probability map (C, H, W) by any :class:`chm.penalties.Penalty`.
+
+    The map the penalty sees follows the CHM trainer
+    (:func:`chm.classifiers.sgd.penalty_map`): the positive-class map (H, W)
+    for two classes, else the (H, W, C) map. The value and gradient are the
+    penalty's own (numpy, on the CPU); autograd chains the gradient into the
+    network, so the ConvNet trains with any penalty, guided or not.
+
+    Parameters
+    ----------
+    prob : torch.Tensor of shape (C, H, W)
+        Softmax map of one image or crop.
+    penalty : chm.penalties.Penalty
+    guide : ndarray of shape (H, W, G) or None
+        The penalty's guide of the same window (:meth:`Penalty.guide`).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, differentiable with respect to ``prob``.
+    """
+    if not torch.is_tensor(prob) or prob.dim() != 3:
+        raise ValueError(f"prob must be a (C, H, W) tensor, got {getattr(prob, 'shape', prob)!r}")
+    return _PenaltyFunction.apply(prob, penalty, guide)

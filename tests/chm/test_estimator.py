@@ -558,11 +558,11 @@ def test_context_cv_passes_out_of_fold_maps(binary_data):
     X = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(4)]
     ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
     feeds, last = (UnitSpec(0, 0, False, False, feeds_context=flag) for flag in (True, False))
-    unit, maps = model._fit_unit(feeds, [x.copy() for x in X], ys, np.random.RandomState(0))
+    unit, maps = model._fit_unit(feeds, [x.copy() for x in X], ys, None, np.random.RandomState(0))
     own = [_unit_map(unit, x) for x in X]
     for m, o in zip(maps, own):  # every training image's map comes from a fold's classifier
         assert m.shape == o.shape and not np.allclose(m, o)
-    unit, maps = model._fit_unit(last, [x.copy() for x in X], ys, np.random.RandomState(0))
+    unit, maps = model._fit_unit(last, [x.copy() for x in X], ys, None, np.random.RandomState(0))
     for m, x in zip(maps, X):
         np.testing.assert_array_equal(m, _unit_map(unit, x))
 
@@ -593,7 +593,7 @@ def test_average_folds_predicts_the_mean_of_the_unit_and_its_fold_copies(binary_
     ys = [np.where(rng.random_sample((8, 9)) < 0.3, rng.randint(0, 2, (8, 9)), -1) for _ in X]
     model = small(context_cv=2, average_folds=True).fit(images, labels)
     feeds, last = (UnitSpec(0, 0, False, False, feeds_context=flag) for flag in (True, False))
-    unit, _ = model._fit_unit(feeds, [x.copy() for x in X], ys, np.random.RandomState(0))
+    unit, _ = model._fit_unit(feeds, [x.copy() for x in X], ys, None, np.random.RandomState(0))
     folds = unit.fold_classifiers
     assert len(folds) == 2
     for x in X:
@@ -603,7 +603,7 @@ def test_average_folds_predicts_the_mean_of_the_unit_and_its_fold_copies(binary_
         np.testing.assert_allclose(_unit_map(unit, x, average=True), expected.reshape(8, 9, 2),
                                    rtol=1e-5, atol=1e-6)
     # the final output is nobody's context: no fold copies to average there
-    unit, _ = model._fit_unit(last, [x.copy() for x in X], ys, np.random.RandomState(0))
+    unit, _ = model._fit_unit(last, [x.copy() for x in X], ys, None, np.random.RandomState(0))
     assert unit.fold_classifiers == []
 
 

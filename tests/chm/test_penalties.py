@@ -252,6 +252,41 @@ def test_custom_penalty_plugs_in():
     assert repr(pen) == "Mean()"
 
 
+def test_custom_guided_penalty_gets_its_guide_cropped_like_the_map():
+    """A guided penalty receives, at every step, the crop of its guide taken where the map was."""
+    from chm.classifiers import make_stage, train_stage
+
+    rng = np.random.RandomState(0)
+    images = [rng.random_sample((20, 24)).astype(np.float32) for _ in range(3)]
+    maps = [np.dstack([im, im ** 2]) for im in images]
+    labels = [np.where(rng.random_sample((20, 24)) < 0.2, rng.randint(0, 2, (20, 24)), -1)
+              for _ in images]
+    clf = make_stage("logistic", 2)
+    seen = []
+
+    class Probe(Penalty):
+        guided = True
+
+        def guide(self, image):
+            return np.asarray(image, np.float32)[..., None]
+
+        def value(self, prob, guide=None):
+            # where the guide crop lies, and the classifier's map of the features there
+            (i, r, c), = [(i, r, c) for i, im in enumerate(images) for r in range(13)
+                          for c in range(17) if np.array_equal(guide[..., 0], im[r:r + 8, c:c + 8])]
+            window = maps[i][r:r + 8, c:c + 8].reshape(-1, 2)
+            seen.append(np.allclose(prob, clf.forward(window)[0][:, 1].reshape(8, 8)))
+            return 0.0
+
+        def gradient(self, prob, guide=None):
+            return np.zeros(np.shape(prob), np.float32)
+
+    pen = Probe()
+    train_stage(clf, maps, labels, penalty=pen, tv_weight=1.0, epochs=2, batch_images=2, crop=8,
+                guides=[pen.guide(im) for im in images], rng=np.random.RandomState(1))
+    assert seen == [True] * 6  # two epochs of three images, each map and guide from one window
+
+
 def test_get_penalty():
     assert isinstance(get_penalty("tv"), TotalVariation)
     assert isinstance(get_penalty("TV"), TotalVariation)

@@ -294,3 +294,33 @@ def test_device_auto():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_guided_penalty_sees_its_guide_at_the_output_grid(data):
+    """Any Penalty trains the ConvNet; a guided one gets the guide of the same crop."""
+    from chm.penalties import Penalty, QuadraticVariation
+
+    (images, _, sparse), _ = data
+    calls = []
+
+    class Probe(QuadraticVariation):
+        guided = True
+
+        def guide(self, image):
+            return np.asarray(image, np.float32)[..., :1]
+
+        def value_and_gradient(self, prob, guide=None):
+            calls.append((np.shape(prob), None if guide is None else guide.shape))
+            return super().value_and_gradient(prob)
+
+    settings = dict(FAST, epochs=1, crop=6, batch_images=4)
+    model = ConvNetSegmenter(tv_weight=0.5, penalty=Probe(), random_state=0, **settings)
+    model.fit(images, sparse)
+    assert isinstance(model.penalty_, Penalty)
+    assert len(calls) == len(images)  # one map per image of the epoch
+    assert all(shape == (6, 6) and guide == (6, 6, 1) for shape, guide in calls)
+    quad = ConvNetSegmenter(tv_weight=0.5, penalty="quadratic", random_state=0, **settings)
+    tv = ConvNetSegmenter(tv_weight=0.5, random_state=0, **settings)
+    p_quad = quad.fit(images, sparse).predict_proba(images[:2])
+    p_tv = tv.fit(images, sparse).predict_proba(images[:2])
+    assert not np.allclose(p_quad[0], p_tv[0])  # the penalty changes training

@@ -78,3 +78,27 @@ def test_interpolated_nll_is_cross_entropy_with_unit_weights():
     mixed = torch.stack([log_prob[:, k] for k in (0, 1, 2, 0)], dim=1)
     p = (w * mixed.exp()).sum(dim=1)
     assert interpolated_nll(mixed, w).item() == pytest.approx(-p.log().mean().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_penalty_loss_torch_carries_any_penalty(channels):
+    """The bridge gives the penalty's own value, and its gradient on the map it penalises."""
+    from chm.classifiers.sgd import penalty_map
+    from chm.convnet.losses import penalty_loss_torch
+    from chm.penalties import QuadraticVariation
+
+    rng = np.random.default_rng(channels)
+    prob = rng.random((channels, 9, 11)).astype(np.float32)
+    t = torch.tensor(prob, requires_grad=True)
+    value = penalty_loss_torch(t, QuadraticVariation())
+    value.backward()
+    hwc = prob.transpose(1, 2, 0)
+    fmap = penalty_map(hwc.reshape(-1, channels), (9, 11))
+    ref_value, ref_grad = QuadraticVariation().value_and_gradient(fmap)
+    assert value.item() == pytest.approx(ref_value, rel=1e-6)
+    grad = t.grad.numpy()
+    if channels == 2:  # the positive-class map only
+        np.testing.assert_array_equal(grad[0], 0)
+        np.testing.assert_allclose(grad[1], ref_grad, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(grad.transpose(1, 2, 0), ref_grad, rtol=1e-6)

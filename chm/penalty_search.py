@@ -1,0 +1,158 @@
+"""Choosing the spatial penalty and its weight from the sparse labels alone.
+
+With ``penalty="auto"`` and/or ``tv_weight="auto"``, :class:`chm.CHM` picks
+``(penalty, tv_weight)`` from a small grid that always holds "no penalty"
+(weight 0), the way :class:`chm.mrf_segmenter.MRFSegmenter` picks its
+smoothing weight: by cross-validation over held-out *labeled pixels*. The
+labeled pixels of every training image are dealt into ``n_folds`` folds; for
+each candidate and fold one classifier is trained on the other folds' labels
+(its E_U still covers every pixel, labeled or not) and scored by its error on
+the held-out fold's pixels. No test image and no unlabeled truth is used.
+
+The search runs on the first penalised unit of the hierarchy (level 0 of the
+bottom-up pass by default: image features, no context), on exactly the inputs
+that unit trains on, and the choice then holds for every penalised unit. The
+candidates train with the unit's own settings (classifier, epochs, crop), so
+the cost is ``n_folds x (number of candidates)`` trainings of one classifier,
+most of them with the penalty's full-pixel term.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .penalties import get_penalty
+
+#: Penalties tried by ``penalty="auto"`` (names of :func:`chm.penalties.get_penalty`).
+AUTO_PENALTIES = ("tv", "edge_tv", "bilateral")
+#: Weights tried by ``tv_weight="auto"``; 0 (no penalty) is always tried as well.
+AUTO_WEIGHTS = (0.1, 0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class PenaltyTrial:
+    """One candidate of the search and its held-out labeled-pixel error.
+
+    Attributes
+    ----------
+    penalty : str or None
+        Penalty name; ``None`` for the unpenalised candidate.
+    tv_weight : float
+        Its weight (0 for the unpenalised candidate).
+    error : float
+        Error on the held-out labeled pixels, pooled over the folds.
+    """
+
+    penalty: object
+    tv_weight: float
+    error: float
+
+
+def candidates(penalty, tv_weight):
+    """The ``(penalty, weight)`` grid of a setting, the unpenalised ``(None, 0.0)`` first.
+
+    Parameters
+    ----------
+    penalty : "auto", str or Penalty
+        ``"auto"`` tries :data:`AUTO_PENALTIES`; anything else only itself.
+    tv_weight : "auto" or float
+        ``"auto"`` tries :data:`AUTO_WEIGHTS`; a number only itself.
+
+    Returns
+    -------
+    list of (penalty or None, float)
+    """
+    names = AUTO_PENALTIES if isinstance(penalty, str) and penalty == "auto" else (penalty,)
+    weights = AUTO_WEIGHTS if isinstance(tv_weight, str) and tv_weight == "auto" else (tv_weight,)
+    grid = [(None, 0.0)]
+    grid += [(name, float(w)) for name in names for w in weights if float(w) > 0]
+    return grid
+
+
+def labeled_pixel_folds(labels, n_folds, rng):
+    """Deal the labeled pixels of every image into ``n_folds`` folds.
+
+    Parameters
+    ----------
+    labels : list of int arrays (H, W)
+        Class index per pixel, -1 where unlabeled.
+    n_folds : int >= 2
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    folds : list of int arrays (H, W)
+        Per image, the fold of each labeled pixel, -1 where unlabeled. The
+        pixels are dealt in a random order, image after image, so every fold
+        gets the same share of each image's labels (to one pixel).
+    """
+    out, offset = [], 0
+    for lab in labels:
+        fold = np.full(lab.shape, -1, np.int64)
+        idx = np.flatnonzero(lab.reshape(-1) >= 0)
+        fold.reshape(-1)[rng.permutation(idx)] = (offset + np.arange(len(idx))) % n_folds
+        offset += len(idx)
+        out.append(fold)
+    return out
+
+
+def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):
+    """Held-out labeled-pixel error of every candidate of ``grid``.
+
+    Parameters
+    ----------
+    X : list of float32 arrays (H, W, D)
+        The unit's (normalised) inputs.
+    labels : list of int arrays (H, W)
+        Class index per pixel, -1 where unlabeled.
+    grid : list of (penalty or None, float)
+        Candidates (see :func:`candidates`).
+    train : callable
+        ``train(X, labels, penalty, weight, guides, rng) -> classifier`` with
+        ``predict_proba(rows)``; ``penalty`` is None for weight 0.
+    guides : callable
+        ``guides(penalty) -> list`` of the penalty's guides of the images.
+    n_folds : int >= 2
+    rng : numpy.random.RandomState
+    map_fn : callable, default map
+        How the ``len(grid) * n_folds`` trainings are run (for example
+        :func:`chm._runtime.thread_map`); each has its own seed, the same
+        for every candidate in a fold, so the result does not depend on it.
+
+    Returns
+    -------
+    list of PenaltyTrial, in the order of ``grid``.
+    """
+    folds = labeled_pixel_folds(labels, n_folds, rng)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=n_folds)
+    penalties = [None if weight == 0 else get_penalty(p) for p, weight in grid]
+    image_guides = {id(pen): guides(pen) for pen in penalties if pen is not None}
+
+    def one(job):
+        c, k = job
+        pen, weight = penalties[c], grid[c][1]
+        train_labels = [np.where(f == k, -1, lab) for f, lab in zip(folds, labels)]
+        clf = train(X, train_labels, pen, weight, image_guides.get(id(pen)),
+                    np.random.RandomState(seeds[k]))
+        wrong = total = 0
+        for x, f, lab in zip(X, folds, labels):
+            held = f.reshape(-1) == k
+            if held.any():
+                pred = clf.predict_proba(x.reshape(-1, x.shape[-1])[held]).argmax(axis=1)
+                wrong += int((pred != lab.reshape(-1)[held]).sum())
+                total += int(held.sum())
+        return wrong, total
+
+    jobs = [(c, k) for c in range(len(grid)) for k in range(n_folds)]
+    counts = dict(zip(jobs, map_fn(one, jobs)))
+    trials = []
+    for c, (penalty, weight) in enumerate(grid):
+        wrong = sum(counts[c, k][0] for k in range(n_folds))
+        total = sum(counts[c, k][1] for k in range(n_folds))
+        name = penalty if penalty is None or isinstance(penalty, str) else repr(penalty)
+        trials.append(PenaltyTrial(name, float(weight), wrong / max(total, 1)))
+    return trials
+
+
+def best(trials):
+    """Index of the trial of lowest error; ties go to the earlier trial (no penalty first)."""
+    return min(range(len(trials)), key=lambda i: (trials[i].error, i))

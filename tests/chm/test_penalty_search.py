@@ -1,0 +1,135 @@
+"""Choosing the penalty and its weight from held-out labeled pixels (chm.penalty_search)."""
+import numpy as np
+import pytest
+
+import chm
+import features
+from chm import penalty_search
+from chm.datasets import sample_sparse_labels
+from chm.penalties import QuadraticVariation, TotalVariation
+from chm.synthetic import make_shapes
+
+
+def small(**kw):
+    params = dict(n_levels=2, epochs=3, downscale=1, context_radii=(1, 2), batch_images=2,
+                  learning_rate=0.05, random_state=0, context_cv=None,
+                  bank=features.FilterBank([features.GaussianFilter(sigmas=(1, 2))]))
+    params.update(kw)
+    return chm.CHM(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    images, masks = make_shapes(4, (32, 40), random_state=0)
+    return images, masks, sample_sparse_labels(masks, 40, random_state=0)
+
+
+def test_candidates_always_start_with_no_penalty():
+    assert penalty_search.candidates("tv", 0.1) == [(None, 0.0), ("tv", 0.1)]
+    grid = penalty_search.candidates("auto", "auto")
+    assert grid[0] == (None, 0.0)
+    assert {p for p, _ in grid[1:]} == set(penalty_search.AUTO_PENALTIES)
+    assert len(grid) == 1 + len(penalty_search.AUTO_PENALTIES) * len(penalty_search.AUTO_WEIGHTS)
+    assert penalty_search.candidates("quadratic", "auto") == (
+        [(None, 0.0)] + [("quadratic", w) for w in penalty_search.AUTO_WEIGHTS])
+    assert penalty_search.candidates("auto", 0.0) == [(None, 0.0)]
+
+
+def test_labeled_pixel_folds_deal_every_labeled_pixel_once_and_evenly():
+    rng = np.random.RandomState(0)
+    labels = [np.where(rng.random_sample((9, 11)) < 0.3, rng.randint(0, 2, (9, 11)), -1)
+              for _ in range(5)]
+    folds = penalty_search.labeled_pixel_folds(labels, 3, np.random.RandomState(1))
+    for f, lab in zip(folds, labels):
+        np.testing.assert_array_equal(f >= 0, lab >= 0)  # labeled pixels only, all of them
+        counts = np.bincount(f[f >= 0], minlength=3)
+        assert counts.max() - counts.min() <= 1 or lab.max() < 0
+    total = np.bincount(np.concatenate([f[f >= 0] for f in folds]), minlength=3)
+    assert total.max() - total.min() <= 1
+
+
+def test_search_trains_without_the_held_out_labels_and_scores_them():
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((6, 7, 2)).astype(np.float32) for _ in range(3)]
+    labels = [np.where(rng.random_sample((6, 7)) < 0.5, rng.randint(0, 2, (6, 7)), -1) for _ in X]
+    seen = []
+
+    class Fixed:
+        """Predicts class 1 everywhere."""
+
+        def predict_proba(self, rows):
+            return np.tile([0.0, 1.0], (len(rows), 1))
+
+    def train(X_, train_labels, penalty, weight, guides, rng_):
+        seen.append((penalty, weight, [t.copy() for t in train_labels]))
+        return Fixed()
+
+    grid = [(None, 0.0), ("tv", 0.5)]
+    trials = penalty_search.search(X, labels, grid, train, lambda pen: [None] * 3, 2,
+                                   np.random.RandomState(0))
+    assert len(seen) == 4  # 2 candidates x 2 folds
+    for penalty, weight, train_labels in seen:
+        assert (penalty is None) == (weight == 0)
+        n_train = sum(int((t >= 0).sum()) for t in train_labels)
+        n_all = sum(int((lab >= 0).sum()) for lab in labels)
+        assert 0 < n_train < n_all  # a fold is held out ...
+        for t, lab in zip(train_labels, labels):  # ... and what is kept is the truth
+            np.testing.assert_array_equal(t[t >= 0], lab[t >= 0])
+    truth = np.concatenate([lab[lab >= 0] for lab in labels])
+    expected = float(np.mean(truth != 1))  # every labeled pixel is held out once
+    assert [t.error for t in trials] == [pytest.approx(expected)] * 2
+    assert [(t.penalty, t.tv_weight) for t in trials] == [(None, 0.0), ("tv", 0.5)]
+    assert penalty_search.best(trials) == 0  # a tie goes to no penalty
+
+
+def test_auto_chm_records_the_search_and_uses_its_choice(data):
+    images, masks, labels = data
+    model = small(penalty="auto", tv_weight="auto").fit(images, labels)
+    trials = model.penalty_search_
+    assert len(trials) == len(penalty_search.candidates("auto", "auto"))
+    assert trials[0].penalty is None and trials[0].tv_weight == 0.0
+    chosen = trials[penalty_search.best(trials)]
+    assert model.tv_weight_ == chosen.tv_weight
+    if chosen.tv_weight == 0:
+        assert model.penalty_ is None
+    else:
+        assert type(model.penalty_) is type(chm.penalties.get_penalty(chosen.penalty))
+    assert all(0.0 <= t.error <= 1.0 for t in trials)
+    # the fixed choice refit by hand gives the same model
+    fixed = small(penalty=chosen.penalty or "tv", tv_weight=chosen.tv_weight).fit(images, labels)
+    proba = model.predict_proba(images[:1])[0]
+    assert proba.shape == images[0].shape + (2,)
+    assert np.isfinite(proba).all()
+    assert fixed.tv_weight_ == model.tv_weight_
+
+
+def test_auto_weight_with_a_named_penalty(data):
+    images, _, labels = data
+    model = small(penalty="quadratic", tv_weight="auto", penalty_cv=2).fit(images, labels)
+    assert [t.tv_weight for t in model.penalty_search_] == [0.0, *penalty_search.AUTO_WEIGHTS]
+    assert model.penalty_ is None or isinstance(model.penalty_, QuadraticVariation)
+
+
+def test_fixed_penalty_needs_no_search(data):
+    images, _, labels = data
+    model = small().fit(images, labels)
+    assert model.penalty_search_ == [] and model.tv_weight_ == 0.1
+    assert isinstance(model.penalty_, TotalVariation)
+
+
+def test_auto_model_round_trips_through_a_file(data, tmp_path):
+    images, _, labels = data
+    model = small(penalty="auto", tv_weight="auto", penalty_cv=2).fit(images, labels)
+    path = tmp_path / "auto.chm"
+    chm.save(model, path)
+    loaded = chm.load(path)
+    assert loaded.penalty_search_ == model.penalty_search_
+    np.testing.assert_array_equal(loaded.predict_proba(images[:1])[0],
+                                  model.predict_proba(images[:1])[0])
+
+
+@pytest.mark.parametrize("bad", [dict(penalty="best"), dict(tv_weight="most"), dict(penalty_cv=1)])
+def test_bad_auto_settings_are_named(data, bad):
+    images, _, labels = data
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        small(**bad).fit(images, labels)
