@@ -137,7 +137,7 @@ def summary(runs):
                   if (cell, backend, r["seed"]) in tv_fit]
         ratio = f"{np.median(ratios):.2f}" if ratios else ""
         chosen = "; ".join(sorted({f"{r.get('penalty', '')} {r.get('tv_weight', '')}".strip()
-                                   for r in rs if "tv_weight" in r}))
+                                   for r in rs if "auto" in method and "tv_weight" in r}))
         lines.append(f"| {cell} | {backend} | {method} | {err.mean():.2f}{sd} | {f1} | "
                      f"{np.median([r['fit_seconds'] for r in rs]):.0f} | {ratio} | {len(rs)} | "
                      f"{chosen} |")

@@ -17,9 +17,10 @@ Each classifier minimises E_S + tv_weight * E_U (eq. 1); by default E_U only
 acts at full resolution (bottom-up level 0 and top-down), coarse levels train
 purely supervised.
 """
+import copy
 import numbers
-from numbers import Integral, Real
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -547,8 +548,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         def train(X, labels, penalty, weight, image_guides, rng):
             return self._train(X, labels, penalty, weight, image_guides, "penalty search", rng)[0]
 
+        # a copy of the random stream: the fit that follows draws exactly what it would with
+        # the chosen setting given, so choosing "no penalty" gives the tv_weight=0 model
         trials = penalty_search.search(
-            X, ys, grid, train, lambda pen: guides(pen, spec.level), int(self.penalty_cv), rng,
+            X, ys, grid, train, lambda pen: guides(pen, spec.level), int(self.penalty_cv),
+            copy.deepcopy(rng),
             map_fn=lambda fn, jobs: thread_map(fn, jobs, self.n_jobs))
         choice = penalty_search.best(trials)
         penalty, weight = grid[choice]

@@ -22,6 +22,12 @@ eq. 15.  This module provides
 - a small :class:`Penalty` interface with :class:`TotalVariation` and
   :class:`QuadraticVariation` (Theta = square, a smooth member of the same
   family), so that trainers take any spatial penalty without change;
+- image-guided penalties, each with the guide it computes from the image
+  (:meth:`Penalty.guide`): :class:`EdgeAwareTV` (Sobel terms weighted by
+  ``exp(-|grad I|^2 / (2 beta))``), :class:`CurvilinearTV` (total variation
+  along the tangent of thin structures, from the image's Hessian) and
+  :class:`DenseBilateral` (the relaxed DenseCRF loss ``sum_k S_k^T W (1 -
+  S_k)`` with a Gaussian kernel over position and intensity);
 - :func:`get_penalty` to resolve a penalty from a name;
 - :func:`benchmark_tv` comparing the numba kernels with the references.
 
@@ -74,6 +80,9 @@ __all__ = [
     "Penalty",
     "TotalVariation",
     "QuadraticVariation",
+    "EdgeAwareTV",
+    "CurvilinearTV",
+    "DenseBilateral",
     "get_penalty",
     "PENALTY_NAMES",
     "benchmark_tv",
@@ -316,11 +325,19 @@ class QuadraticVariation(Penalty):
         return value, sobel_adjoint(2 * gx, 2 * gy, np.shape(prob))
 
 
+# Guided penalties live in their own modules, which import Penalty from here.
+from ._edge_penalties import CurvilinearTV, EdgeAwareTV  # noqa: E402
+from ._dense_penalty import DenseBilateral  # noqa: E402
+
 _PENALTIES = {
     "tv": TotalVariation,
     "total_variation": TotalVariation,
     "quadratic": QuadraticVariation,
     "quadratic_variation": QuadraticVariation,
+    "edge_tv": EdgeAwareTV,
+    "curvilinear": CurvilinearTV,
+    "curvilinear_tv": CurvilinearTV,
+    "bilateral": DenseBilateral,
 }
 
 
@@ -332,10 +349,14 @@ def get_penalty(penalty):
 
     Parameters
     ----------
-    penalty : {"tv", "quadratic"}, Penalty or None
-        ``"tv"`` (alias ``"total_variation"``) gives :class:`TotalVariation`,
-        ``"quadratic"`` (alias ``"quadratic_variation"``) gives
-        :class:`QuadraticVariation`; names are case-insensitive.  A
+    penalty : str, Penalty or None
+        A name of :data:`PENALTY_NAMES`: ``"tv"`` (alias
+        ``"total_variation"``) gives :class:`TotalVariation`, ``"quadratic"``
+        (alias ``"quadratic_variation"``) :class:`QuadraticVariation`,
+        ``"edge_tv"`` :class:`EdgeAwareTV`, ``"curvilinear"`` (alias
+        ``"curvilinear_tv"``) :class:`CurvilinearTV` and ``"bilateral"``
+        :class:`DenseBilateral`, each with its default settings; names are
+        case-insensitive.  A
         :class:`Penalty` instance is returned as is.  ``None`` means no
         unsupervised term and is returned as ``None``.
 

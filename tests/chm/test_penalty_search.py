@@ -133,3 +133,27 @@ def test_bad_auto_settings_are_named(data, bad):
     images, _, labels = data
     with pytest.raises(ValueError, match=next(iter(bad))):
         small(**bad).fit(images, labels)
+
+
+def test_choosing_no_penalty_gives_the_unpenalised_model(data, monkeypatch):
+    """The search does not consume the fit's random stream: "auto" -> 0 is tv_weight=0."""
+    images, _, labels = data
+    monkeypatch.setattr(penalty_search, "best", lambda trials: 0)  # force "no penalty"
+    auto = small(penalty="auto", tv_weight="auto", penalty_cv=2, context_cv=2).fit(images, labels)
+    plain = small(tv_weight=0.0, context_cv=2).fit(images, labels)
+    assert auto.tv_weight_ == 0.0 and auto.penalty_ is None
+    np.testing.assert_array_equal(auto.predict_proba(images)[1], plain.predict_proba(images)[1])
+
+
+@pytest.mark.parametrize("name", ["edge_tv", "curvilinear", "bilateral", "quadratic"])
+def test_every_named_penalty_trains_the_chm_and_is_saved(data, tmp_path, name):
+    images, _, labels = data
+    model = small(penalty=name, tv_weight=0.5).fit(images, labels)
+    plain = small(tv_weight=0.0).fit(images, labels)
+    assert type(model.penalty_) is type(chm.penalties.get_penalty(name))
+    proba = model.predict_proba(images[:1])[0]
+    assert not np.allclose(proba, plain.predict_proba(images[:1])[0])  # the penalty acted
+    chm.save(model, tmp_path / "m.chm")
+    loaded = chm.load(tmp_path / "m.chm")
+    assert repr(loaded.penalty_) == repr(model.penalty_)
+    np.testing.assert_array_equal(loaded.predict_proba(images[:1])[0], proba)
