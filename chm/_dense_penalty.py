@@ -33,7 +33,7 @@ from features.base import check_image
 
 from ._bilateral import bilateral_filter
 from ._tv_reference import _check_map
-from .penalties import Penalty
+from .penalties import GuidedPenalty
 
 __all__ = ["DenseBilateral"]
 
@@ -46,7 +46,7 @@ def _check_positive(value, name):
     return float(value)
 
 
-class DenseBilateral(Penalty):
+class DenseBilateral(GuidedPenalty):
     """Relaxed dense-CRF (bilateral Potts) penalty of Tang et al. (2018).
 
     ``E_U = sum_k S_k^T W (1 - S_k)`` (eq. 1) over the channels ``S_k`` of
@@ -97,7 +97,7 @@ class DenseBilateral(Penalty):
     True
     """
 
-    guided = True
+    _repr_params = ("sigma_xy", "sigma_rgb", "normalize")
 
     def __init__(self, sigma_xy=50.0, sigma_rgb=15 / 255, normalize=True):
         self.sigma_xy = _check_positive(sigma_xy, "sigma_xy")
@@ -198,38 +198,5 @@ class DenseBilateral(Penalty):
             grad *= np.float32(1.0 / mass)
         return value, grad.reshape(f.shape)
 
-    def value(self, prob, guide=None):
-        """Penalty ``E_U = sum_k S_k^T W~ (1 - S_k)`` (eq. 1); see :meth:`value_and_gradient`.
 
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 1) or (H, W, 3)
-            ``self.guide(image)`` for the map's image, same window.
 
-        Returns
-        -------
-        value : float
-        """
-        return self.value_and_gradient(prob, guide)[0]
-
-    def gradient(self, prob, guide=None):
-        """Gradient ``W~ (1 - 2 S_k)`` of the penalty (eq. 3); see :meth:`value_and_gradient`.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 1) or (H, W, 3)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        grad : ndarray, float32, same shape as ``prob``
-        """
-        return self.value_and_gradient(prob, guide)[1]
-
-    def __repr__(self):
-        return (f"DenseBilateral(sigma_xy={self.sigma_xy!r}, sigma_rgb={self.sigma_rgb!r}, "
-                f"normalize={self.normalize!r})")

@@ -14,6 +14,7 @@ float64.  Every kernel is compiled with ``cache=True`` and ``nogil=True``.
 import numpy as np
 from numba import njit
 
+from ._tv_kernels import _row_sum
 from ._tv_reference import sobel_adjoint, sobel_responses
 
 
@@ -124,15 +125,6 @@ def _adjoint_gather(wx, wy, g):
                      - (up_y[q + 2] + two * mid_y[q + 2] + down_y[q + 2]))
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _row_total(terms):
-    """float64 sum of a float32 row (vectorised; order fixed by the code)."""
-    acc = 0.0
-    for j in range(terms.shape[0]):
-        acc += np.float64(terms[j])
-    return acc
-
-
 @njit(cache=True, nogil=True)
 def _edge_tv_kernel(planes, weights, grad):
     """Value (eq. 2) and subgradient (eq. 3) of :class:`~chm._edge_penalties.EdgeAwareTV`.
@@ -164,7 +156,7 @@ def _edge_tv_kernel(planes, weights, grad):
                 terms[j - 1] = w[j] * (abs(gx) + abs(gy))
                 rx[j + 1] = w[j] * _sign32(gx)
                 ry[j + 1] = w[j] * _sign32(gy)
-            total += _row_total(terms)
+            total += _row_sum(terms)
         _adjoint_gather(wx, wy, grad[ch])
     return total
 
@@ -211,7 +203,7 @@ def _curvilinear_tv_kernel(planes, guide, grad):
                 directional = c * _sign32(along)
                 rx[j + 1] = directional * t_row + plain * _sign32(gx)
                 ry[j + 1] = directional * t_col + plain * _sign32(gy)
-            total += _row_total(terms)
+            total += _row_sum(terms)
         _adjoint_gather(wx, wy, grad[ch])
     return total
 

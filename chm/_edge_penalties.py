@@ -59,7 +59,7 @@ from ._edge_kernels import (
     _run_kernel,
 )
 from ._tv_reference import _check_map
-from .penalties import Penalty
+from .penalties import GuidedPenalty
 
 __all__ = ["EdgeAwareTV", "CurvilinearTV", "edge_weights", "curvilinear_guide"]
 
@@ -190,7 +190,36 @@ def edge_weights(image, beta=None, sigma=1.0):
     return np.exp(-energy / (2.0 * scale)).astype(np.float32)[..., None]
 
 
-class EdgeAwareTV(Penalty):
+class _SobelGuided(GuidedPenalty):
+    """A guided penalty on the Sobel responses, evaluated by one numba kernel (``_kernel``)."""
+
+    _kernel = None
+
+    def value_and_gradient(self, prob, guide=None):
+        """Value and subgradient in one pass of the numba kernel (see the class docstring).
+
+        Parameters
+        ----------
+        prob : array_like of shape (H, W) or (H, W, C)
+            Probability map.
+        guide : ndarray of shape (H, W, G)
+            ``self.guide(image)`` for the map's image, same window.
+
+        Returns
+        -------
+        value : float
+        grad : ndarray, float32, same shape as ``prob``
+
+        Raises
+        ------
+        ValueError
+            If the guide is missing or does not match the map.
+        """
+        f, g = self._inputs(prob, guide)
+        return _run_kernel(type(self)._kernel, f, g)
+
+
+class EdgeAwareTV(_SobelGuided):
     """Total variation weighted by the image's edges.
 
     With ``gx``, ``gy`` the Sobel responses of the map at the valid centres
@@ -248,7 +277,8 @@ class EdgeAwareTV(Penalty):
     True
     """
 
-    guided = True
+    _repr_params = ("beta", "sigma")
+    _kernel = _edge_tv_kernel
 
     def __init__(self, beta=None, sigma=1.0):
         self.beta = _check_positive(beta, "beta", allow_none=True)
@@ -263,65 +293,7 @@ class EdgeAwareTV(Penalty):
         weights, low, _ = _check_guide(guide, f.shape, 1, "EdgeAwareTV")
         if low[0] < 0:
             raise ValueError("EdgeAwareTV guide weights must be >= 0")
-        return f, weights
-
-    def value(self, prob, guide=None):
-        """Weighted total variation (eq. 2) of ``prob``.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 1)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        value : float
-
-        Raises
-        ------
-        ValueError
-            If the guide is missing or does not match the map.
-        """
-        return self.value_and_gradient(prob, guide)[0]
-
-    def gradient(self, prob, guide=None):
-        """Subgradient (eq. 3) of the weighted total variation.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 1)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        grad : ndarray, float32, same shape as ``prob``
-        """
-        return self.value_and_gradient(prob, guide)[1]
-
-    def value_and_gradient(self, prob, guide=None):
-        """Value (eq. 2) and subgradient (eq. 3) in one pass of the numba kernel.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 1)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        value : float
-        grad : ndarray, float32, same shape as ``prob``
-        """
-        f, weights = self._inputs(prob, guide)
-        return _run_kernel(_edge_tv_kernel, f, weights[..., 0])
-
-    def __repr__(self):
-        return f"EdgeAwareTV(beta={self.beta!r}, sigma={self.sigma!r})"
+        return f, weights[..., 0]
 
 
 # ---------------------------------------------------------------------------
@@ -409,7 +381,7 @@ def curvilinear_guide(image, sigma=1.5, anisotropy=0.5, contrast=None):
     return np.stack([t_row, t_col, np.clip(coherence, 0.0, 1.0)], axis=-1).astype(np.float32)
 
 
-class CurvilinearTV(Penalty):
+class CurvilinearTV(_SobelGuided):
     """Total variation that lets the map change across thin image structures.
 
     At each valid centre ``k`` the guide gives the unit tangent
@@ -490,7 +462,8 @@ class CurvilinearTV(Penalty):
     True
     """
 
-    guided = True
+    _repr_params = ("sigma", "anisotropy", "contrast")
+    _kernel = _curvilinear_tv_kernel
 
     def __init__(self, sigma=1.5, anisotropy=0.5, contrast=None):
         self.sigma = _check_positive(sigma, "sigma")
@@ -510,61 +483,6 @@ class CurvilinearTV(Penalty):
             raise ValueError("CurvilinearTV guide line strength (channel 2) must lie in [0, 1]")
         return f, g
 
-    def value(self, prob, guide=None):
-        """Curvilinear total variation (eq. 2) of ``prob``.
 
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 3)
-            ``self.guide(image)`` for the map's image, same window.
 
-        Returns
-        -------
-        value : float
 
-        Raises
-        ------
-        ValueError
-            If the guide is missing or does not match the map.
-        """
-        return self.value_and_gradient(prob, guide)[0]
-
-    def gradient(self, prob, guide=None):
-        """Subgradient (eq. 5) of the curvilinear total variation.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 3)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        grad : ndarray, float32, same shape as ``prob``
-        """
-        return self.value_and_gradient(prob, guide)[1]
-
-    def value_and_gradient(self, prob, guide=None):
-        """Value (eq. 2) and subgradient (eq. 5) in one pass of the numba kernel.
-
-        Parameters
-        ----------
-        prob : array_like of shape (H, W) or (H, W, C)
-            Probability map.
-        guide : ndarray of shape (H, W, 3)
-            ``self.guide(image)`` for the map's image, same window.
-
-        Returns
-        -------
-        value : float
-        grad : ndarray, float32, same shape as ``prob``
-        """
-        f, g = self._inputs(prob, guide)
-        return _run_kernel(_curvilinear_tv_kernel, f, g)
-
-    def __repr__(self):
-        return (f"CurvilinearTV(sigma={self.sigma!r}, anisotropy={self.anisotropy!r}, "
-                f"contrast={self.contrast!r})")

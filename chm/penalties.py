@@ -78,6 +78,7 @@ __all__ = [
     "sobel_responses",
     "sobel_adjoint",
     "Penalty",
+    "GuidedPenalty",
     "TotalVariation",
     "QuadraticVariation",
     "EdgeAwareTV",
@@ -277,6 +278,34 @@ class Penalty(ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+class GuidedPenalty(Penalty):
+    """A penalty computed from its guide, value and gradient in one pass.
+
+    Subclasses implement :meth:`guide` and :meth:`value_and_gradient`;
+    :meth:`value` and :meth:`gradient` are its two outputs, and ``repr``
+    shows the constructor arguments (stored as attributes of the same name).
+    """
+
+    guided = True
+    _repr_params = ()
+
+    def value(self, prob, guide=None):
+        """The penalty: the first output of :meth:`value_and_gradient`."""
+        return self.value_and_gradient(prob, guide)[0]
+
+    def gradient(self, prob, guide=None):
+        """The (sub)gradient: the second output of :meth:`value_and_gradient`."""
+        return self.value_and_gradient(prob, guide)[1]
+
+    @abstractmethod
+    def value_and_gradient(self, prob, guide=None):
+        """Penalty and (sub)gradient of ``prob`` given ``guide`` (see :class:`Penalty`)."""
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._repr_params)
+        return f"{type(self).__name__}({args})"
 
 
 class TotalVariation(Penalty):
