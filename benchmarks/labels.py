@@ -15,7 +15,9 @@ pixels per image, so protocols can be compared at equal budgets (pixels) and
 at equal effort (one stroke against one click).
 
 Methods: ``forest`` (:class:`chm.baselines.ForestSegmenter`),
-``supervised`` (``CHM(tv_weight=0)``), ``tv`` (the default CHM),
+``supervised`` (``CHM(tv_weight=0)``), ``tv`` (``CHM(penalty="tv", tv_weight=0.1)``),
+``bilateral`` (the dense bilateral penalty at weight 0.3), ``auto`` (penalty
+and weight chosen on held-out labeled pixels),
 ``supervised+mrf`` (:class:`chm.mrf_segmenter.MRFSegmenter` around the
 supervised CHM, lambda by cross-validation on labeled pixels).
 
@@ -50,7 +52,12 @@ from chm.mrf_segmenter import MRFSegmenter
 METHODS = {
     "forest": lambda seed, n_jobs: ForestSegmenter(random_state=seed, n_jobs=n_jobs),
     "supervised": lambda seed, n_jobs: chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs),
-    "tv": lambda seed, n_jobs: chm.CHM(random_state=seed, n_jobs=n_jobs),
+    "tv": lambda seed, n_jobs: chm.CHM(penalty="tv", tv_weight=0.1, random_state=seed,
+                                       n_jobs=n_jobs),
+    "bilateral": lambda seed, n_jobs: chm.CHM(penalty="bilateral", tv_weight=0.3,
+                                              random_state=seed, n_jobs=n_jobs),
+    "auto": lambda seed, n_jobs: chm.CHM(penalty="auto", tv_weight="auto", random_state=seed,
+                                         n_jobs=n_jobs),
     "supervised+mrf": lambda seed, n_jobs: MRFSegmenter(
         chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs), cv_images=50,
         random_state=seed, n_jobs=n_jobs),

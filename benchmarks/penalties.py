@@ -17,8 +17,8 @@ Methods: ``supervised`` (``tv_weight=0``), ``supervised+mrf``
 cross-validation on held-out labeled pixels), ``forest``
 (:class:`chm.baselines.ForestSegmenter`), and any penalty name of
 :data:`chm.penalties.PENALTY_NAMES`, or ``auto``, optionally with a weight
-after a colon (``bilateral:0.3``; without one the estimator's default
-``tv_weight``). ``--backends`` picks the models of the Stanford cells (``chm``,
+after a colon (``bilateral:0.3``; without one :data:`FIXED_WEIGHT`, and
+``auto`` alone chooses both the penalty and the weight). ``--backends`` picks the models of the Stanford cells (``chm``,
 ``convnet``); the other cells use the CHM.
 
 Every run is appended to ``--out/runs.jsonl`` as it finishes; a rerun with the
@@ -47,6 +47,8 @@ from chm.datasets import load_stanford_background, sample_sparse_labels, stanfor
 from chm.metrics import pixel_error
 from chm.mrf_segmenter import MRFSegmenter
 
+#: Weight of a penalty named without one (the paper's TV weight of the CHM).
+FIXED_WEIGHT = 0.1
 CELLS = ("weizmann-10", "weizmann-50", "thin-10", "thin-50", "stanford-10")
 STANFORD_CHM = {"downscale": 4, "n_levels": 2, "context_radii": [1, 4], "n_groups": 4,
                 "n_disc": 4, "context_cv": 2}
@@ -89,12 +91,9 @@ def make_method(method, data, backend, seed, args):
         return MRFSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
                             cv_images=args.mrf_cv_images, random_state=seed, n_jobs=args.n_jobs)
     name, _, weight = method.partition(":")
-    override = {"penalty": name}
-    if weight:
-        override["tv_weight"] = weight if weight == "auto" else float(weight)
-    elif name == "auto":
-        override["tv_weight"] = "auto"
-    return base_model(data, backend, seed, args, **override)
+    weight = weight or ("auto" if name == "auto" else str(FIXED_WEIGHT))
+    return base_model(data, backend, seed, args, penalty=name,
+                      tv_weight=weight if weight == "auto" else float(weight))
 
 
 def run_one(key, args, cache):

@@ -418,19 +418,20 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         (:attr:`chm.penalties.Penalty.guided`); computed once per penalty and
         level, from the working image at that level.
         """
-        memo = {}
+        memo = {}  # (id, level) -> (penalty, guides): the penalty is kept, so its id stays its own
 
         def guides(penalty, level):
             key = (id(penalty), level)
             if key not in memo:
                 if not penalty.guided:
-                    memo[key] = [None] * len(images)
+                    found = [None] * len(images)
                 else:
-                    memo[key] = [penalty.guide(pyramid(working_image(im, plan.downscale,
-                                                                     plan.n_levels),
-                                                       plan.n_levels)[level])
-                                 for im in images]
-            return memo[key]
+                    found = [penalty.guide(pyramid(working_image(im, plan.downscale,
+                                                                 plan.n_levels),
+                                                   plan.n_levels)[level])
+                             for im in images]
+                memo[key] = (penalty, found)
+            return memo[key][1]
 
         return guides
 
@@ -550,13 +551,14 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
         # a copy of the random stream: the fit that follows draws exactly what it would with
         # the chosen setting given, so choosing "no penalty" gives the tv_weight=0 model
+        searched = [None if w == 0 else get_penalty(p) for p, w in grid]
         trials = penalty_search.search(
-            X, ys, grid, train, lambda pen: guides(pen, spec.level), int(self.penalty_cv),
-            copy.deepcopy(rng),
+            X, ys, list(zip(searched, (w for _, w in grid))), train,
+            lambda pen: guides(pen, spec.level), int(self.penalty_cv), copy.deepcopy(rng),
             map_fn=lambda fn, jobs: thread_map(fn, jobs, self.n_jobs))
         choice = penalty_search.best(trials)
         penalty, weight = grid[choice]
-        self.penalty_ = get_penalty(penalty) if weight > 0 else None
+        self.penalty_ = searched[choice] if weight > 0 else None
         self.tv_weight_ = float(weight)
         self.penalty_search_ = trials
         self._log(1, f"penalty search ({len(trials)} candidates x {self.penalty_cv} folds, "

@@ -105,7 +105,8 @@ def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):
     labels : list of int arrays (H, W)
         Class index per pixel, -1 where unlabeled.
     grid : list of (penalty or None, float)
-        Candidates (see :func:`candidates`).
+        Candidates (see :func:`candidates`): names or Penalty instances
+        (used as given, so their guides are computed once).
     train : callable
         ``train(X, labels, penalty, weight, guides, rng) -> classifier`` with
         ``predict_proba(rows)``; ``penalty`` is None for weight 0.
@@ -148,9 +149,17 @@ def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):
     for c, (penalty, weight) in enumerate(grid):
         wrong = sum(counts[c, k][0] for k in range(n_folds))
         total = sum(counts[c, k][1] for k in range(n_folds))
-        name = penalty if penalty is None or isinstance(penalty, str) else repr(penalty)
+        name = penalty if penalty is None or isinstance(penalty, str) else _name_of(penalty)
         trials.append(PenaltyTrial(name, float(weight), wrong / max(total, 1)))
     return trials
+
+
+def _name_of(penalty):
+    """The registered name of a penalty's class, else its repr."""
+    from .penalties import _PENALTIES
+
+    names = [name for name, cls in sorted(_PENALTIES.items()) if type(penalty) is cls]
+    return min(names, key=len) if names and repr(penalty) == repr(type(penalty)()) else repr(penalty)
 
 
 def best(trials):

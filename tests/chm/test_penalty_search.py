@@ -95,12 +95,22 @@ def test_auto_chm_records_the_search_and_uses_its_choice(data):
     else:
         assert type(model.penalty_) is type(chm.penalties.get_penalty(chosen.penalty))
     assert all(0.0 <= t.error <= 1.0 for t in trials)
-    # the fixed choice refit by hand gives the same model
+    # the fixed choice given by hand gives the same model, guides included
     fixed = small(penalty=chosen.penalty or "tv", tv_weight=chosen.tv_weight).fit(images, labels)
-    proba = model.predict_proba(images[:1])[0]
-    assert proba.shape == images[0].shape + (2,)
-    assert np.isfinite(proba).all()
-    assert fixed.tv_weight_ == model.tv_weight_
+    np.testing.assert_array_equal(model.predict_proba(images)[0], fixed.predict_proba(images)[0])
+
+
+@pytest.mark.parametrize("choice", [1, 4, 7])  # tv, edge_tv and bilateral at weight 0.1
+def test_each_choice_gives_the_model_of_that_fixed_setting(data, monkeypatch, choice):
+    """Whatever the search picks, the fit equals the fit given that setting (same guides)."""
+    images, _, labels = data
+    monkeypatch.setattr(penalty_search, "best", lambda trials: choice)
+    model = small(penalty="auto", tv_weight="auto", penalty_cv=2).fit(images, labels)
+    name, weight = penalty_search.candidates("auto", "auto")[choice]
+    assert model.penalty_search_[choice].penalty == name and model.tv_weight_ == weight
+    fixed = small(penalty=name, tv_weight=weight).fit(images, labels)
+    assert repr(model.penalty_) == repr(fixed.penalty_)
+    np.testing.assert_array_equal(model.predict_proba(images)[2], fixed.predict_proba(images)[2])
 
 
 def test_auto_weight_with_a_named_penalty(data):

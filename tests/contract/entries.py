@@ -569,6 +569,21 @@ PENALTY_FUNCTIONS = {
 }
 
 
+def _guided(penalty):
+    """``value_and_gradient`` of a guided penalty with the guide of a fixed image of the map's size."""
+    def call(prob):
+        shape = np.shape(prob)
+        side = shape[:2] if len(shape) >= 2 else (1, 1)
+        image = (np.indices(side).sum(axis=0) % 5 / 4).astype(np.float32)
+        return penalty.value_and_gradient(prob, penalty.guide(image))
+    return call
+
+
+PENALTY_FUNCTIONS.update({
+    f"{type(pen).__name__}.value_and_gradient": _guided(pen)
+    for pen in (penalties.EdgeAwareTV(), penalties.CurvilinearTV(), penalties.DenseBilateral())})
+
+
 def _penalty_case():
     maps = st.one_of(S.prob_maps(ndim=2), S.prob_maps(), S.image_arrays(max_side=10))
     return st.tuples(st.sampled_from(sorted(PENALTY_FUNCTIONS)), maps)
