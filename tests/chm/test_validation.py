@@ -466,8 +466,10 @@ def test_chm_and_the_convnet_share_their_parameter_names():
             check_param(name, object(), cls._parameter_constraints[name])
         return str(info.value).split(", got")[0]
 
-    for name in shared - {"epochs"}:  # the same values are valid (epochs=0 only for CHM)
+    # the same values are valid (epochs=0 and the "auto" search only for CHM)
+    for name in shared - {"epochs", "tv_weight"}:
         assert rule(CHM, name) == rule(ConvNetSegmenter, name)
+    assert rule(CHM, "tv_weight") == rule(ConvNetSegmenter, "tv_weight") + " or 'auto'"
 
 
 def test_signed_integer_images_are_scaled_by_their_dtype_range_as_files_are():
