@@ -14,7 +14,10 @@ bottom-up pass by default: image features, no context), on exactly the inputs
 that unit trains on, and the choice then holds for every penalised unit. The
 candidates train with the unit's own settings (classifier, epochs, crop), so
 the cost is ``n_folds x (number of candidates)`` trainings of one classifier,
-most of them with the penalty's full-pixel term.
+most of them with the penalty's full-pixel term. A penalty is kept only when
+it beats no penalty by more than one standard error of the paired difference
+(:func:`best`): held-out errors on ten labeled pixels per image are noisy, and
+the level-0 classifier is a proxy of the whole hierarchy.
 """
 from dataclasses import dataclass
 
@@ -40,11 +43,15 @@ class PenaltyTrial:
         Its weight (0 for the unpenalised candidate).
     error : float
         Error on the held-out labeled pixels, pooled over the folds.
+    se : float
+        Standard error of its difference to the unpenalised candidate's error,
+        paired pixel by pixel (0 for that candidate).
     """
 
     penalty: object
     tv_weight: float
     error: float
+    se: float = 0.0
 
 
 def candidates(penalty, tv_weight):
@@ -134,23 +141,25 @@ def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):
         train_labels = [np.where(f == k, -1, lab) for f, lab in zip(folds, labels)]
         clf = train(X, train_labels, pen, weight, image_guides.get(id(pen)),
                     np.random.RandomState(seeds[k]))
-        wrong = total = 0
+        right = []
         for x, f, lab in zip(X, folds, labels):
             held = f.reshape(-1) == k
             if held.any():
                 pred = clf.predict_proba(x.reshape(-1, x.shape[-1])[held]).argmax(axis=1)
-                wrong += int((pred != lab.reshape(-1)[held]).sum())
-                total += int(held.sum())
-        return wrong, total
+                right.append(pred == lab.reshape(-1)[held])
+        return np.concatenate(right) if right else np.zeros(0, bool)
 
     jobs = [(c, k) for c in range(len(grid)) for k in range(n_folds)]
-    counts = dict(zip(jobs, map_fn(one, jobs)))
+    right = dict(zip(jobs, map_fn(one, jobs)))
+    # every labeled pixel is held out once: its correctness under each candidate, in one order
+    correct = [np.concatenate([right[c, k] for k in range(n_folds)]) for c in range(len(grid))]
     trials = []
     for c, (penalty, weight) in enumerate(grid):
-        wrong = sum(counts[c, k][0] for k in range(n_folds))
-        total = sum(counts[c, k][1] for k in range(n_folds))
+        n = max(len(correct[c]), 1)
+        diff = correct[c].astype(np.float64) - correct[0]
+        se = float(diff.std(ddof=1) / np.sqrt(n)) if len(diff) > 1 else 0.0
         name = penalty if penalty is None or isinstance(penalty, str) else _name_of(penalty)
-        trials.append(PenaltyTrial(name, float(weight), wrong / max(total, 1)))
+        trials.append(PenaltyTrial(name, float(weight), 1.0 - correct[c].sum() / n, se))
     return trials
 
 
@@ -162,6 +171,14 @@ def _name_of(penalty):
     return min(names, key=len) if names and repr(penalty) == repr(type(penalty)()) else repr(penalty)
 
 
-def best(trials):
-    """Index of the trial of lowest error; ties go to the earlier trial (no penalty first)."""
-    return min(range(len(trials)), key=lambda i: (trials[i].error, i))
+def best(trials, n_se=1.0):
+    """Index of the chosen trial: the lowest error among those that beat the first trial.
+
+    A candidate counts only if its error is below the first (unpenalised)
+    trial's by more than ``n_se`` standard errors of the paired difference:
+    with a few labeled pixels per image, smaller differences are noise, and
+    the plain model is kept. Ties go to the earlier trial.
+    """
+    ok = [i for i, t in enumerate(trials)
+          if i == 0 or trials[0].error - t.error > n_se * t.se]
+    return min(ok, key=lambda i: (trials[i].error, i))

@@ -167,3 +167,33 @@ def test_every_named_penalty_trains_the_chm_and_is_saved(data, tmp_path, name):
     loaded = chm.load(tmp_path / "m.chm")
     assert repr(loaded.penalty_) == repr(model.penalty_)
     np.testing.assert_array_equal(loaded.predict_proba(images[:1])[0], proba)
+
+
+def test_best_keeps_no_penalty_unless_a_candidate_wins_by_more_than_its_standard_error():
+    T = penalty_search.PenaltyTrial
+    assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.19, 0.02)]) == 0
+    assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.15, 0.02),
+                                T("tv", 0.3, 0.14, 0.08)]) == 1
+    assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.19, 0.002)], n_se=2) == 0
+
+
+def test_search_reports_the_paired_standard_error():
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((6, 7, 2)).astype(np.float32) for _ in range(3)]
+    labels = [rng.randint(0, 2, (6, 7)) for _ in X]  # every pixel labeled
+
+    class Constant:
+        def __init__(self, cls):
+            self.cls = cls
+
+        def predict_proba(self, rows):
+            return np.tile(np.eye(2)[self.cls], (len(rows), 1))
+
+    trials = penalty_search.search(X, labels, [(None, 0.0), ("tv", 1.0)],
+                                   lambda X_, lab, pen, w, g, r: Constant(0 if pen is None else 1),
+                                   lambda pen: [None] * 3, 2, np.random.RandomState(0))
+    truth = np.concatenate([lab.ravel() for lab in labels])
+    diff = (truth == 1).astype(float) - (truth == 0)
+    assert trials[0].se == 0.0
+    assert trials[1].se == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
+    assert trials[1].error == pytest.approx(np.mean(truth != 1))
