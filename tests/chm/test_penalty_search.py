@@ -174,7 +174,7 @@ def test_best_keeps_no_penalty_unless_a_candidate_wins_by_more_than_its_standard
     assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.19, 0.02)]) == 0
     assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.15, 0.02),
                                 T("tv", 0.3, 0.14, 0.08)]) == 1
-    assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.19, 0.002)], n_se=2) == 0
+    assert penalty_search.best([T(None, 0.0, 0.20), T("tv", 0.1, 0.19, 0.006)], n_se=2) == 0
 
 
 def test_search_reports_the_paired_standard_error():
