@@ -135,8 +135,9 @@ def summary(runs):
         ratios = [r["fit_seconds"] / tv_fit[(cell, backend, r["seed"])] for r in rs
                   if (cell, backend, r["seed"]) in tv_fit]
         ratio = f"{np.median(ratios):.2f}" if ratios else ""
-        chosen = "; ".join(sorted({f"{r.get('penalty', '')} {r.get('tv_weight', '')}".strip()
-                                   for r in rs if "auto" in method and "tv_weight" in r}))
+        chosen = ", ".join(f"{r.get('penalty', '').split('(')[0]} {r.get('tv_weight', '')}"
+                           for r in sorted(rs, key=lambda r: r["seed"])
+                           if "auto" in method and "tv_weight" in r)
         lines.append(f"| {cell} | {backend} | {method} | {err.mean():.2f}{sd} | {f1} | "
                      f"{np.median([r['fit_seconds'] for r in rs]):.0f} | {ratio} | {len(rs)} | "
                      f"{chosen} |")
