@@ -419,6 +419,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         level, from the working image at that level.
         """
         memo = {}  # (id, level) -> (penalty, guides): the penalty is kept, so its id stays its own
+        pyramids = []  # the working-image pyramid of every image, built on first need
 
         def guides(penalty, level):
             key = (id(penalty), level)
@@ -426,10 +427,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 if not penalty.guided:
                     found = [None] * len(images)
                 else:
-                    found = [penalty.guide(pyramid(working_image(im, plan.downscale,
-                                                                 plan.n_levels),
-                                                   plan.n_levels)[level])
-                             for im in images]
+                    if not pyramids:
+                        pyramids.extend(pyramid(working_image(im, plan.downscale, plan.n_levels),
+                                                plan.n_levels) for im in images)
+                    found = [penalty.guide(pyr[level]) for pyr in pyramids]
                 memo[key] = (penalty, found)
             return memo[key][1]
 
@@ -528,11 +529,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         """
         def one(job_seed):
             (images, name), seed = job_seed
-            if guides is None:
-                return self._train([X[i] for i in images], [ys[i] for i in images], None, 0.0,
-                                   None, name, np.random.RandomState(seed))
-            return self._train([X[i] for i in images], [ys[i] for i in images], self.penalty_,
-                               self.tv_weight_, [guides[i] for i in images], name,
+            penalty, weight = (None, 0.0) if guides is None else (self.penalty_, self.tv_weight_)
+            return self._train([X[i] for i in images], [ys[i] for i in images], penalty, weight,
+                               None if guides is None else [guides[i] for i in images], name,
                                np.random.RandomState(seed))
 
         return thread_map(one, zip(jobs, seeds), self.n_jobs)
