@@ -41,10 +41,11 @@ from .classifiers import make_stage, train_stage
 from .files import label_dtype
 from .hierarchy import (downsample_to_level, grid_step, pad_to_step, padded_shape, pool_labels,
                         pyramid, resize_map)
-from . import penalty_search
+from . import penalty_search, training_length
 from .penalties import PENALTY_NAMES, Penalty, get_penalty
-from .plan import TOP_DOWN, Unit, build_plan
+from .plan import LATER_STAGES, TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
+from .unit_inputs import UnitInputs, input_row_range, input_rows, normalized
 
 
 
@@ -75,14 +76,14 @@ def level_features(image, bank, downscale, n_levels):
 
 
 _ROW_BLOCK = 1 << 15  # pixel rows per block of a unit's prediction
+_PREDICT_CHUNK = 16  # images whose features are held at once in a prediction
 
 def _sample_rows(X, n_max, rng):
     """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""
-    d = X[0].shape[-1]
     starts = np.r_[0, np.cumsum([x.shape[0] * x.shape[1] for x in X])]
     take = np.sort(rng.choice(starts[-1], min(starts[-1], n_max), replace=False))
     owner = np.searchsorted(starts, take, side="right") - 1
-    return np.concatenate([X[i].reshape(-1, d)[take[owner == i] - starts[i]]
+    return np.concatenate([input_rows(X[i], take[owner == i] - starts[i])
                            for i in np.unique(owner)])
 
 
@@ -100,6 +101,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         Pyramid levels of the bottom-up pass (level 0 = working resolution).
     n_stages : int >= 1, default 1
         Stages; each stage's output is context for the next one.
+    later_stages : {"hierarchy", "top_down"}, default "hierarchy"
+        What the stages after the first are: a whole hierarchy each
+        (``"hierarchy"``), or, as in the original CHM, a single level-0
+        classifier that reads every map of the previous stage, bottom-up
+        levels included (``"top_down"``; see :func:`chm.plan.build_plan`).
     classifier : {"ldnn", "logistic"}, default "ldnn"
         Stage classifier.
     tv_weight : float >= 0 or "auto", default 0.1
@@ -134,12 +140,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         context maps are sampled.
     context_average : bool, default False
         Sample box means of the context maps instead of single pixels.
-    n_groups, n_disc : int >= 1, default 8 and 8
-        LDNN size: N conjunctions of M discriminants. On Weizmann Horse at
+    n_groups, n_disc : int >= 1 or sequence of int, default 8 and 8
+        LDNN size: N conjunctions of M discriminants. A sequence gives one
+        size per pyramid level (entry ``l`` for the bottom-up classifier of
+        level ``l``, entry 0 also for the top-down ones); the original CHM
+        uses 10 x 20 at level 0 and 24 x 24 above. On Weizmann Horse at
         10 labeled pixels per image, 8 x 8 (with 4 levels) has lower error
         than 4 x 4 both with and without TV; 16 x 8 overfits.
-    epochs : int >= 0, default 15
+    epochs : int >= 0 or "auto", default 15
         Passes over the training images (0 keeps the initial weights).
+        ``"auto"`` chooses it by early stopping on held-out labeled pixels,
+        once, on the first classifier (:mod:`chm.training_length`; at most
+        ``training_length.MAX_EPOCHS``): sparse labels then get short
+        trainings and dense labels long ones.
     batch_images : int >= 1, default 16
         Images per mini-batch.
     learning_rate : float > 0, default 0.01
@@ -225,6 +238,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         Its weight; the chosen one with ``"auto"``.
     penalty_search_ : list of chm.penalty_search.PenaltyTrial
         With ``"auto"``: every candidate and its held-out labeled-pixel error.
+    epochs_ : int
+        The epochs every classifier trained for; the chosen ones with
+        ``epochs="auto"``.
+    epoch_search_ : chm.training_length.EpochChoice or None
+        With ``epochs="auto"``: the held-out loss after every epoch.
     plan_ : chm.plan.Plan
         The hierarchy; ``units_`` its fitted classifiers, in order.
     receptive_field_ : int
@@ -247,6 +265,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "n_levels": [Interval(Integral, 1, None, closed="left")],
         "n_stages": [Interval(Integral, 1, None, closed="left")],
+        "later_stages": [Options(set(LATER_STAGES))],
         "classifier": [Options({"ldnn", "logistic"})],
         "tv_weight": [Interval(Real, 0, None, closed="left"), Options({"auto"})],
         "penalty": [Options(set(PENALTY_NAMES) | {"auto"}), Penalty],
@@ -259,9 +278,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "bank": [None, Filter],
         "context_radii": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
         "context_average": [Boolean()],
-        "n_groups": [Interval(Integral, 1, None, closed="left")],
-        "n_disc": [Interval(Integral, 1, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, None, closed="left"),
+                     SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
+        "n_disc": [Interval(Integral, 1, None, closed="left"),
+                   SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
+        "epochs": [Interval(Integral, 0, None, closed="left"), Options({"auto"})],
         "batch_images": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "solver": [Options({"adam", "momentum"})],
@@ -280,7 +301,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "verbose": VERBOSE,
     }
 
-    def __init__(self, n_levels=4, n_stages=1, classifier="ldnn", tv_weight=0.1, penalty="tv",
+    def __init__(self, n_levels=4, n_stages=1, later_stages="hierarchy", classifier="ldnn", tv_weight=0.1, penalty="tv",
                  penalty_cv=3, tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=8, n_disc=8, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
@@ -289,6 +310,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                  verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
+        self.later_stages = later_stages
         self.classifier = classifier
         self.tv_weight = tv_weight
         self.penalty = penalty
@@ -329,6 +351,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         ``n_levels``."""
         self._validate_params()
         self._penalised_keys()
+        for name in ("n_groups", "n_disc"):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) and len(value) != int(self.n_levels):
+                raise ValueError(f"{name} must be an int or hold one size per level "
+                                 f"(n_levels={int(self.n_levels)}), got {len(value)} sizes")
 
     def _penalised_keys(self):
         """Keys of the penalised classifiers (level indices and/or ``"top_down"``) of valid
@@ -344,6 +371,18 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"tv_levels entries must be level indices below n_levels={n_levels} "
                              f"or 'top_down', got {bad}")
         return {x if x == TOP_DOWN else int(x) for x in levels}
+
+    def _fitted_bank(self, images):
+        """The bank used: ``bank`` or the default one; a copy fitted on the working images
+        when it learns from images (:attr:`features.Filter.needs_fit`)."""
+        bank = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
+        if not bank.needs_fit:
+            return bank
+        t0 = time.perf_counter()
+        level0 = [working_image(im, float(self.downscale), int(self.n_levels)) for im in images]
+        bank = copy.deepcopy(bank).fit(level0)
+        self._log(1, f"bank fitted on {len(images)} images: {time.perf_counter() - t0:.1f}s")
+        return bank
 
     def _log(self, level, msg):
         if self.verbose >= level:
@@ -369,28 +408,24 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     # --------------------------------------------------------------- hierarchy
     def _unit_inputs(self, spec, plan, feats, outputs):
-        """Per image, the inputs of unit ``spec``: its level's features, then its context.
+        """Per image, the (unnormalised) inputs of unit ``spec``: its level's features, then
+        its context, as :class:`chm.unit_inputs.UnitInputs` built on request.
 
         ``outputs[j]`` holds the context maps of unit ``j`` (one per image);
         each is brought to the unit's level (block means going down, bilinear
-        going up) and sampled by ``context_filter_``. Always fresh arrays:
-        units normalise their inputs in place.
+        going up), to be sampled by ``context_filter_``.
         """
         X = []
         ctx_filter = self.context_filter_
         for i, f in enumerate(feats):
             target = f[spec.level]
-            n_feat = target.shape[-1]
-            x = np.empty(target.shape[:2] + (n_feat + len(spec.context) * ctx_filter.n_features,),
-                         np.float32)
-            x[..., :n_feat] = target
-            for k, j in enumerate(spec.context):
+            sources = []
+            for j in spec.context:
                 source, m = plan[j].level, outputs[j][i]
                 m = (downsample_to_level(m, spec.level - source) if source <= spec.level
                      else resize_map(m, target.shape[:2]))
-                start = n_feat + k * ctx_filter.n_features
-                ctx_filter.fill(m, x[..., start:start + ctx_filter.n_features])
-            X.append(x)
+                sources.append(ctx_filter.extend(m))
+            X.append(UnitInputs(target, sources, ctx_filter))
         return X
 
     def _walk(self, plan, feats, unit_maps):
@@ -462,14 +497,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
         def predict_unit(index, spec, X):
             unit = self.units_[index]
-            for x in X:
-                unit.normalizer.transform(x, copy=False)
-            return self._maps(unit, X, average)
+            return self._maps(unit, [normalized(x, unit.normalizer) for x in X], average)
 
         return self._walk(self.plan_, feats, predict_unit)
 
     def _fit_unit(self, spec, X, ys, guides, rng):
-        """Fit the unit ``spec`` (normalising ``X`` in place); return (unit, maps).
+        """Fit the unit ``spec`` on its inputs ``X``; return (unit, maps).
 
         ``guides`` gives the penalty's guides of the images
         (:meth:`_guide_source`); ``None`` for a unit without penalty. The
@@ -483,8 +516,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         """
         t0 = time.perf_counter()
         norm = FeatureNormalizer().fit(_sample_rows(X, 200_000, rng))
-        for x in X:
-            norm.transform(x, copy=False)
+        X = [normalized(x, norm) for x in X]
+        if self.epochs_ is None:
+            self._choose_epochs(spec, X, ys, guides, rng)
         if guides is not None and self.tv_weight_ is None:
             self._choose_penalty(spec, X, ys, guides, rng)
         if guides is not None:
@@ -502,7 +536,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 else:  # no labels outside the fold: nothing to learn, the unit's maps stand in
                     folds.append((held, 0))
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
-        trained = self._parallel_train(X, ys, guides, jobs, seeds)
+        trained = self._parallel_train(X, ys, guides, jobs, seeds, spec.level)
         clf, hist = trained[0]
         weight = self.tv_weight_ if guides is not None else 0.0
         self._log(1, f"{spec.name}: {X[0].shape[-1]} features, tv_weight={weight:g}, "
@@ -520,7 +554,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 maps[i] = m
         return unit, maps
 
-    def _parallel_train(self, X, ys, guides, jobs, seeds):
+    def _parallel_train(self, X, ys, guides, jobs, seeds, level):
         """Train one classifier per job ``(image indices, name)``, job ``k`` with seed ``seeds[k]``.
 
         Jobs run in ``n_jobs`` threads (:func:`chm._runtime.thread_map`);
@@ -532,7 +566,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             penalty, weight = (None, 0.0) if guides is None else (self.penalty_, self.tv_weight_)
             return self._train([X[i] for i in images], [ys[i] for i in images], penalty, weight,
                                None if guides is None else [guides[i] for i in images], name,
-                               np.random.RandomState(seed))
+                               np.random.RandomState(seed), level)
 
         return thread_map(one, zip(jobs, seeds), self.n_jobs)
 
@@ -546,7 +580,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         grid = penalty_search.candidates(self.penalty, self.tv_weight)
 
         def train(X, labels, penalty, weight, image_guides, rng):
-            return self._train(X, labels, penalty, weight, image_guides, "penalty search", rng)[0]
+            return self._train(X, labels, penalty, weight, image_guides, "penalty search", rng,
+                               spec.level)[0]
 
         # a copy of the random stream: the fit that follows draws exactly what it would with
         # the chosen setting given, so choosing "no penalty" gives the tv_weight=0 model
@@ -565,16 +600,53 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                      + ", ".join(f"{t.penalty}:{t.tv_weight:g} {100 * t.error:.2f}%" for t in trials)
                      + f" -> {self.penalty_!r} tv_weight={weight:g}")
 
-    def _train(self, X, ys, penalty, weight, guides, name, rng):
-        """One classifier on inputs ``X``, with ``weight * penalty`` unless the weight is 0."""
-        clf = make_stage(self.classifier, self.n_classes_, n_groups=self.n_groups, n_disc=self.n_disc)
+    def _choose_epochs(self, spec, X, ys, guides, rng):
+        """Resolve ``epochs="auto"`` by early stopping on held-out labeled pixels.
+
+        Sets ``epochs_`` and ``epoch_search_`` (see :mod:`chm.training_length`).
+        The unit trains with its penalty when that is already fixed (not
+        ``"auto"``), else without.
+        """
+        t0 = time.perf_counter()
+        fixed = guides is not None and self.tv_weight_ is not None and self.tv_weight_ > 0
+        penalty, weight = (self.penalty_, self.tv_weight_) if fixed else (None, 0.0)
+        image_guides = guides(penalty, spec.level) if fixed else None
+
+        def train(train_labels, held_out, max_epochs, patience):
+            return self._train(X, train_labels, penalty, weight, image_guides, "training length",
+                               copy.deepcopy(rng), spec.level, validation=held_out, epochs=max_epochs,
+                               patience=patience)[1]
+
+        choice = training_length.choose_epochs(ys, train, int(self.penalty_cv), copy.deepcopy(rng))
+        self.epochs_, self.epoch_search_ = choice.epochs, choice
+        self._log(1, f"training length ({len(choice.val_loss)} epochs run, "
+                     f"{time.perf_counter() - t0:.1f}s): held-out loss lowest after "
+                     f"{choice.epochs} epochs ({min(choice.val_loss):.4f})")
+
+    def _size(self, name, level):
+        """``n_groups`` or ``n_disc`` of the classifiers of pyramid ``level``."""
+        value = getattr(self, name)
+        return int(value if isinstance(value, Integral) else value[level])
+
+    def _train(self, X, ys, penalty, weight, guides, name, rng, level=0, validation=None,
+               epochs=None, patience=None):
+        """One classifier on inputs ``X``, with ``weight * penalty`` unless the weight is 0;
+        sized for pyramid ``level`` (:meth:`_size`).
+
+        It trains for ``epochs_`` epochs unless ``epochs`` is given;
+        ``validation`` and ``patience``: see :func:`chm.classifiers.train_stage`.
+        """
+        clf = make_stage(self.classifier, self.n_classes_, n_groups=self._size("n_groups", level),
+                         n_disc=self._size("n_disc", level))
         hist = train_stage(clf, X, ys, penalty=penalty if weight > 0 else None,
-                           tv_weight=weight, loss=self.loss, epochs=int(self.epochs),
+                           tv_weight=weight, loss=self.loss,
+                           epochs=int(self.epochs_ if epochs is None else epochs),
                            batch_images=int(self.batch_images), learning_rate=self.learning_rate,
                            solver=self.solver, momentum=self.momentum,
                            weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
                            class_weight=self.class_weight, guides=guides,
-                           rng=rng, verbose=self.verbose - 1, name=name)
+                           rng=rng, validation=validation, patience=patience,
+                           verbose=self.verbose - 1, name=name)
         return clf, hist
 
     def _maps(self, unit, X, average):
@@ -584,10 +656,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         predicted in ``n_jobs`` threads: one large image uses every core, and
         the blocks (so the results) do not depend on ``n_jobs``.
         """
-        rows = [x.reshape(-1, x.shape[-1]) for x in X]
-        blocks = [(i, start) for i, r in enumerate(rows) for start in range(0, len(r), _ROW_BLOCK)]
-        parts = thread_map(lambda b: unit.predict_proba(rows[b[0]][b[1]:b[1] + _ROW_BLOCK], average),
-                           blocks, self.n_jobs)
+        sizes = [x.shape[0] * x.shape[1] for x in X]
+        blocks = [(i, start) for i, n in enumerate(sizes) for start in range(0, n, _ROW_BLOCK)]
+        parts = thread_map(lambda b: unit.predict_proba(
+            input_row_range(X[b[0]], b[1], min(b[1] + _ROW_BLOCK, sizes[b[0]])), average),
+            blocks, self.n_jobs)
         out, k = [], 0
         for x in X:
             n = -(-x.shape[0] * x.shape[1] // _ROW_BLOCK)
@@ -616,12 +689,14 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.penalty_ = None if auto else get_penalty(self.penalty)
         self.tv_weight_ = None if auto else float(self.tv_weight)
         self.penalty_search_ = []
-        self.bank_ = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
+        self.epochs_ = None if isinstance(self.epochs, str) else int(self.epochs)
+        self.epoch_search_ = None
+        self.bank_ = self._fitted_bank(images)
         self.context_filter_ = ContextFilter(radii=tuple(self.context_radii),
                                              n_channels=1 if self.n_classes_ == 2 else self.n_classes_,
                                              average=bool(self.context_average))
         plan = build_plan(int(self.n_levels), int(self.n_stages), self._penalised_keys(),
-                          downscale=float(self.downscale))
+                          downscale=float(self.downscale), later_stages=self.later_stages)
         self.receptive_field_ = receptive_field(
             plan, filter_support(self.bank_, self.n_channels_),
             filter_support(self.context_filter_, self.context_filter_.n_channels), plan.downscale)
@@ -676,11 +751,17 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def _input_maps(self, images):
-        """The hierarchy's output maps at the input resolution (the padding cropped away)."""
+        """The hierarchy's output maps at the input resolution (the padding cropped away).
+
+        Images go through in chunks of ``_PREDICT_CHUNK``, so the features held at once
+        are those of one chunk, however many images are predicted.
+        """
         out = []
-        for im, m in zip(images, self._predict_walk(self._image_features(images, self.plan_))):
-            h, w = im.shape[:2]
-            out.append(resize_map(m, padded_shape(im.shape, self.plan_.step))[:h, :w])
+        for first in range(0, len(images), _PREDICT_CHUNK):
+            chunk = images[first:first + _PREDICT_CHUNK]
+            for im, m in zip(chunk, self._predict_walk(self._image_features(chunk, self.plan_))):
+                h, w = im.shape[:2]
+                out.append(resize_map(m, padded_shape(im.shape, self.plan_.step))[:h, :w])
         return out
 
     def _tiled(self, image, tile_size, per_tile):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .penalties import get_penalty
+from .unit_inputs import input_rows
 
 #: Penalties tried by ``penalty="auto"`` (names of :func:`chm.penalties.get_penalty`).
 AUTO_PENALTIES = ("tv", "edge_tv", "bilateral")
@@ -145,7 +146,7 @@ def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):
         for x, f, lab in zip(X, folds, labels):
             held = f.reshape(-1) == k
             if held.any():
-                pred = clf.predict_proba(x.reshape(-1, x.shape[-1])[held]).argmax(axis=1)
+                pred = clf.predict_proba(input_rows(x, held)).argmax(axis=1)
                 right.append(pred == lab.reshape(-1)[held])
         return np.concatenate(right) if right else np.zeros(0, bool)
 

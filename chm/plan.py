@@ -109,7 +109,10 @@ class Plan:
         return self.units[index]
 
 
-def build_plan(n_levels, n_stages, penalised, downscale=1.0):
+LATER_STAGES = ("hierarchy", "top_down")
+
+
+def build_plan(n_levels, n_stages, penalised, downscale=1.0, later_stages="hierarchy"):
     """The units of a CHM with ``n_levels`` levels and ``n_stages`` stages.
 
     Parameters
@@ -121,15 +124,37 @@ def build_plan(n_levels, n_stages, penalised, downscale=1.0):
         with the spatial penalty, in every stage.
     downscale : float, default 1.0
         Working resolution = input size / downscale.
+    later_stages : {"hierarchy", "top_down"}, default "hierarchy"
+        What every stage after the first is. ``"hierarchy"``: a whole
+        bottom-up and top-down pass, each unit also reading the previous
+        stage's output. ``"top_down"`` (the original CHM's schedule): a single
+        top-down unit at level 0 that reads the outputs of *every* unit of the
+        previous stage, bottom-up levels included.
 
     Returns
     -------
     Plan
+
+    Examples
+    --------
+    >>> plan = build_plan(2, 2, set(), later_stages="top_down")
+    >>> [spec.name for spec in plan.units]
+    ['stage 1 level 0', 'stage 1 level 1', 'stage 1 top-down', 'stage 2 top-down']
+    >>> plan.units[3].context
+    (0, 1, 2)
     """
+    if later_stages not in LATER_STAGES:
+        raise ValueError(f"later_stages must be one of {LATER_STAGES}, got {later_stages!r}")
     units = []
     previous = None  # index of the previous stage's top-down unit
     for s in range(n_stages):
         first = len(units)
+        if previous is not None and later_stages == "top_down":
+            units.append(UnitSpec(stage=s, level=0, top_down=True, penalised=TOP_DOWN in penalised,
+                                  feeds_context=s + 1 < n_stages,
+                                  context=tuple(range(previous_first, previous + 1))))
+            previous_first = previous = len(units) - 1
+            continue
         extra = () if previous is None else (previous,)
         for lev in range(n_levels + 1):
             top = lev == n_levels
@@ -139,7 +164,7 @@ def build_plan(n_levels, n_stages, penalised, downscale=1.0):
                                   penalised=(TOP_DOWN if top else lev) in penalised,
                                   feeds_context=not top or s + 1 < n_stages,
                                   context=own + extra))
-        previous = len(units) - 1
+        previous_first, previous = first, len(units) - 1
     return Plan(n_levels=int(n_levels), n_stages=int(n_stages), downscale=float(downscale),
                 units=tuple(units))
 

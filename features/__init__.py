@@ -30,7 +30,10 @@ from functools import lru_cache
 from .base import Filter, FilterBank, ImageFilter, check_image, luminance
 from .color import LabColor, lab_stack
 from .context import ContextFilter
+from .chm_bank import (CrossStencil, DenseSIFT, EdgeWindow, GaborQuadrature, HaarRectangles,
+                       HOGBlocks, chm_bank)
 from .intensity import IntensityStencil, sample_stencil, stencil_offsets
+from .learned import LearnedFilters
 from .normalize import FeatureNormalizer
 from .scale_space import (
     DoGFilter,
@@ -66,7 +69,9 @@ __all__ = [
     "GaborFilter", "HOGCells", "HaarBoxes", "gabor_kernels", "gabor_magnitudes", "hog_cells",
     "haar_boxes", "integral_image",
     "LabColor", "lab_stack",
-    "ContextFilter", "FeatureNormalizer",
+    "ContextFilter", "FeatureNormalizer", "LearnedFilters",
+    "HaarRectangles", "HOGBlocks", "EdgeWindow", "GaborQuadrature", "DenseSIFT", "CrossStencil",
+    "chm_bank",
     "default_bank", "extract_features",
 ]
 

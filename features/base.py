@@ -287,8 +287,21 @@ class Filter(ABC):
     """Abstract per-pixel filter: ``filter(image) -> (H, W, n_features)`` float32.
 
     Subclasses implement :attr:`names` and :meth:`_planes`; they may override
-    :meth:`validate` to accept other inputs.
+    :meth:`validate` to accept other inputs. A filter learned from images
+    (such as :class:`features.LearnedFilters`) sets :attr:`needs_fit` and
+    implements :meth:`fit`; :class:`chm.CHM` fits a copy of its bank on the
+    training images (at the working resolution) before computing features.
     """
+
+    #: bool: whether :meth:`fit` learns something from images.
+    needs_fit = False
+
+    def fit(self, images):
+        """Learn from a list of images (validated like :meth:`validate`); return ``self``.
+
+        Filters without learned state (``needs_fit`` false) learn nothing.
+        """
+        return self
 
     @property
     @abstractmethod
@@ -412,6 +425,17 @@ class FilterBank(Filter):
     @property
     def names(self):
         return [name for f in self.filters for name in f.names]
+
+    @property
+    def needs_fit(self):
+        return any(f.needs_fit for f in self.filters)
+
+    def fit(self, images):
+        """Fit every member that learns from images (in place); return ``self``."""
+        for f in self.filters:
+            if f.needs_fit:
+                f.fit(images)
+        return self
 
     def validate(self, image):
         for f in self.filters:

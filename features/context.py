@@ -107,19 +107,83 @@ class ContextFilter(Filter):
         peak_abs(maps, "probability map")
         return maps
 
-    def _planes(self, maps, memo):
-        h, w, n_channels = maps.shape
-        n = len(self._offsets)
+    def extend(self, maps):
+        """The map extended for sampling: what :meth:`sample_window` and
+        :meth:`sample_points` read.
+
+        Parameters
+        ----------
+        maps : array (H, W) or (H, W, C)
+            A probability map, as for calling the filter.
+
+        Returns
+        -------
+        ContextSource
+            The border-extended (and, with ``average``, box-averaged) map.
+        """
+        maps = self.validate(maps)
         sizes = np.array([_box_size(r) if self.average and r > 0 else 1 for r in self._rings])
         # Extend the map first, then average: far samples then see the same
         # extension whether or not they are averaged.
         width = int(np.abs(self._offsets).max()) + int(sizes.max()) // 2
-        out = np.empty((n_channels * n, h, w), np.float32)
-        for c in range(n_channels):
+        sources = {}
+        for c in range(maps.shape[2]):
             padded = pad(maps[..., c], width, self.mode)
             for size in np.unique(sizes):
-                source = padded if size == 1 else ndi.uniform_filter(padded, int(size), mode="nearest")
-                for i in np.flatnonzero(sizes == size):
-                    dy, dx = self._offsets[i]
-                    out[c * n + i] = source[width + dy:width + dy + h, width + dx:width + dx + w]
+                sources[c, int(size)] = (padded if size == 1 else
+                                         ndi.uniform_filter(padded, int(size), mode="nearest"))
+        return ContextSource(maps.shape[:2], width, sources, sizes)
+
+    def sample_window(self, source, rows, cols, out):
+        """Write the features of the pixels ``[rows, cols]`` (two slices) into ``out``,
+        a float32 ``(h, w, n_features)`` array or view; return ``out``.
+
+        Equal to ``filter(map)[rows, cols]``, without computing the rest.
+        """
+        r0, r1, _ = rows.indices(source.shape[0])
+        c0, c1, _ = cols.indices(source.shape[1])
+        n, w = len(self._offsets), source.width
+        for c in range(self.n_channels):
+            for i, (dy, dx) in enumerate(self._offsets):
+                src = source.planes[c, int(source.sizes[i])]
+                out[..., c * n + i] = src[w + dy + r0:w + dy + r1, w + dx + c0:w + dx + c1]
         return out
+
+    def sample_points(self, source, rows, cols, out):
+        """Write the features of the pixels ``(rows[k], cols[k])`` (index arrays) into
+        ``out``, a float32 ``(n, n_features)`` array or view; return ``out``."""
+        n, w = len(self._offsets), source.width
+        for c in range(self.n_channels):
+            for i, (dy, dx) in enumerate(self._offsets):
+                src = source.planes[c, int(source.sizes[i])]
+                out[:, c * n + i] = src[rows + (w + dy), cols + (w + dx)]
+        return out
+
+    def _planes(self, maps, memo):
+        h, w, n_channels = maps.shape
+        source = self.extend(maps)
+        out = np.empty((h, w, n_channels * len(self._offsets)), np.float32)
+        self.sample_window(source, slice(None), slice(None), out)
+        return np.ascontiguousarray(np.moveaxis(out, -1, 0))
+
+    def _fill(self, maps, memo, out):
+        self.sample_window(self.extend(maps), slice(None), slice(None), out)
+
+
+class ContextSource:
+    """A probability map extended at its borders for :class:`ContextFilter` sampling.
+
+    Attributes
+    ----------
+    shape : tuple
+        (H, W) of the map.
+    width : int
+        Pixels of extension on every side.
+    planes : dict
+        ``(channel, box size) -> (H + 2 width, W + 2 width)`` float32 arrays.
+    sizes : ndarray of int
+        The box size of each stencil offset (1: not averaged).
+    """
+
+    def __init__(self, shape, width, planes, sizes):
+        self.shape, self.width, self.planes, self.sizes = tuple(shape), int(width), planes, sizes

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from .._progress import bar, log
+from ..unit_inputs import input_rows
 
 _PROB_FLOOR = np.float32(1e-6)
 LOSSES = ("cross_entropy", "squared")
@@ -117,17 +118,24 @@ def _crop(X, size, rng):
     return slice(r, r + size), slice(c, c + size)
 
 
+def _labeled_rows(maps, labels):
+    """The feature rows and class indices of every labeled pixel of ``maps``."""
+    rows = [np.flatnonzero(lab.reshape(-1) >= 0) for lab in labels]
+    X = np.concatenate([input_rows(m, r) for m, r in zip(maps, rows)])
+    return X, np.concatenate([lab.reshape(-1)[r] for lab, r in zip(labels, rows)])
+
+
 def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_entropy",
                 epochs=30, batch_images=16, learning_rate=0.01, solver="adam", momentum=0.9,
                 weight_decay=0.0, dropout=0.0, crop=None, class_weight=None, guides=None, rng=None,
-                verbose=0, name="stage"):
+                validation=None, patience=None, verbose=0, name="stage"):
     """Train a stage classifier on feature maps with sparse labels.
 
     Parameters
     ----------
     clf : StageClassifier
         Initialised here with :meth:`init_params` on the labeled pixels.
-    maps : list of float32 arrays (H, W, D)
+    maps : list of float32 arrays (H, W, D) or chm.unit_inputs.UnitInputs
         Per-pixel features of each training image.
     labels : list of int arrays (H, W)
         Class index per pixel, -1 where unlabeled.
@@ -156,6 +164,14 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
         cropped with the same window as the map; ``None`` for penalties that
         need none.
     rng : numpy.random.RandomState
+    validation : list of int arrays (H, W) or None
+        Held-out labels of each image (class index, -1 elsewhere), never
+        trained on: after every epoch their mean supervised loss E_S is
+        recorded as ``"val_loss"`` (the training length chosen from the data,
+        :mod:`chm.training_length`).
+    patience : int or None
+        With ``validation``, stop once ``val_loss`` has not improved on its
+        best for this many epochs.
     verbose : int
         > 0 draws a bar of the epochs on stderr; > 1 also prints one line
         per epoch.
@@ -163,7 +179,8 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     Returns
     -------
     history : list of dict
-        Per-epoch mean E_S, E_U and seconds.
+        Per-epoch mean E_S, E_U, seconds (and ``val_loss`` with
+        ``validation``); shorter than ``epochs`` when ``patience`` stopped it.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -172,11 +189,13 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     rng = np.random.RandomState(0) if rng is None else rng
     use_penalty = penalty is not None and tv_weight > 0
     rows = [np.flatnonzero(lab.reshape(-1) >= 0) for lab in labels]
-    XL = [m.reshape(-1, m.shape[-1])[r] for m, r in zip(maps, rows)]
+    XL = [input_rows(m, r) for m, r in zip(maps, rows)]
     yL = [lab.reshape(-1)[r] for lab, r in zip(labels, rows)]
     y_all = np.concatenate(yL)
     cw = class_weights(y_all, clf.n_classes_, class_weight)
     clf.init_params(np.concatenate(XL), y_all, rng)
+    held_out = None if validation is None else _labeled_rows(maps, validation)
+    best_val, since_best = np.inf, 0
     opt = _Optimizer(clf.params_, solver, learning_rate, momentum)
     n_img = len(maps)
     steps_per_epoch = int(np.ceil(n_img / batch_images))
@@ -229,10 +248,17 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
             step += 1
         rec = {"epoch": epoch + 1, "E_S": es_sum / steps_per_epoch,
                "E_U": eu_sum / steps_per_epoch, "seconds": time.perf_counter() - t0}
+        if held_out is not None:
+            rec["val_loss"] = supervised_loss(clf.predict_proba(held_out[0]), held_out[1], loss)[0]
+            best_val, since_best = ((rec["val_loss"], 0) if rec["val_loss"] < best_val
+                                    else (best_val, since_best + 1))
         history.append(rec)
         epoch_bar.update()
         if verbose > 1:
             log(f"[chm] {name} epoch {epoch + 1}/{epochs}  E_S={rec['E_S']:.4f}  "
-                f"E_U={rec['E_U']:.4f}  {rec['seconds']:.2f}s")
+                f"E_U={rec['E_U']:.4f}  {rec['seconds']:.2f}s"
+                + (f"  val={rec['val_loss']:.4f}" if held_out is not None else ""))
+        if patience is not None and since_best >= patience:
+            break
     epoch_bar.close()
     return history

@@ -13,7 +13,7 @@ from sklearn.base import clone
 import features
 from chm import estimator as chm_estimator
 from chm.datasets import sample_sparse_labels
-from chm.estimator import CHM
+from chm.estimator import CHM, working_image
 from chm.metrics import pixel_error
 from chm.penalties import TotalVariation, tv_value
 from chm.plan import UnitSpec
@@ -653,3 +653,69 @@ def test_structure_changed_after_fit_asks_for_a_refit(binary_model, binary_data,
     model.set_params(**{param: fitted})  # set back: predicts as before
     for a, b in zip(model.predict_proba(binary_data[0]), binary_model.predict_proba(binary_data[0])):
         np.testing.assert_array_equal(a, b)
+
+
+# ================================================== capacity per level, later stages
+def test_per_level_ldnn_sizes_reach_their_classifiers(binary_data):
+    images, _, labels = binary_data
+    model = small(n_groups=(3, 5), n_disc=(2, 4), context_cv=2).fit(images, labels)
+    sizes = {u.spec.name: (u.classifier.n_groups, u.classifier.n_disc) for u in model.units_}
+    assert sizes == {"stage 1 level 0": (3, 2), "stage 1 level 1": (5, 4),
+                     "stage 1 top-down": (3, 2)}
+    for u in model.units_:
+        assert all((c.n_groups, c.n_disc) == sizes[u.spec.name] for c in u.fold_classifiers)
+
+
+def test_per_level_sizes_must_match_the_levels(binary_data):
+    images, _, labels = binary_data
+    with pytest.raises(ValueError, match="n_groups .*one size per level"):
+        small(n_groups=(3, 5, 7)).fit(images, labels)
+
+
+def test_later_stages_as_top_down_units(binary_data):
+    images, masks, labels = binary_data
+    model = small(n_stages=2, later_stages="top_down", context_cv=2).fit(images, labels)
+    assert [u.spec.name for u in model.units_][-1] == "stage 2 top-down"
+    assert len(model.units_) == 4 and model.units_[-1].spec.context == (0, 1, 2)
+    # it reads the features plus three context maps
+    n_ctx = model.context_filter_.n_features
+    assert model.units_[-1].normalizer.mean_.shape[0] == model.n_features_in_ + 3 * n_ctx
+    assert accuracy(model.predict(images), masks) > 0.8
+
+
+class _MeanCentred(features.Filter):
+    """Learns the mean of the training images' pixels; outputs the image minus it."""
+
+    needs_fit = True
+
+    def __init__(self):
+        self.mean_ = None
+        self.shapes_ = None
+
+    @property
+    def names(self):
+        return ["centred"]
+
+    def fit(self, images):
+        images = [features.check_image(im) for im in images]
+        self.mean_ = float(np.mean([im.mean() for im in images]))
+        self.shapes_ = [im.shape for im in images]
+        return self
+
+    def _planes(self, image, memo):
+        if self.mean_ is None:
+            raise RuntimeError("not fitted")
+        return (image - np.float32(self.mean_))[None].astype(np.float32)
+
+
+def test_a_bank_that_learns_is_fitted_as_a_copy_on_the_working_images(binary_data):
+    images, masks, labels = binary_data
+    bank = features.FilterBank([small_bank(), _MeanCentred()])
+    assert bank.needs_fit and not small_bank().needs_fit
+    model = small(bank=bank, downscale=2, context_cv=None).fit(images, labels)
+    assert bank.filters[1].mean_ is None                     # the given bank is untouched
+    learned = model.bank_.filters[1]
+    assert learned.shapes_ == [(16, 20)] * len(images)       # level 0 of the working images
+    expected = np.mean([working_image(im, 2.0, 2).mean() for im in images])
+    assert learned.mean_ == pytest.approx(expected, rel=1e-6)
+    assert accuracy(model.predict(images), masks) > 0.7

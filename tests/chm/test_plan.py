@@ -33,6 +33,19 @@ def test_stages_read_the_previous_top_down_last():
     assert plan[8].name == "stage 3 top-down" and plan[7].name == "stage 3 level 1"
 
 
+def test_later_stages_as_single_top_down_units_read_every_map_of_the_stage_before():
+    plan = build_plan(3, 3, penalised={0, TOP_DOWN}, later_stages="top_down")
+    assert [s.name for s in plan] == ["stage 1 level 0", "stage 1 level 1", "stage 1 level 2",
+                                      "stage 1 top-down", "stage 2 top-down", "stage 3 top-down"]
+    assert [s.context for s in plan][3:] == [(0, 1, 2), (0, 1, 2, 3), (4,)]
+    assert [s.level for s in plan][3:] == [0, 0, 0]
+    assert [s.feeds_context for s in plan] == [True] * 5 + [False]
+    assert [s.penalised for s in plan] == [True, False, False, True, True, True]
+    assert build_plan(3, 1, {0}, later_stages="top_down") == build_plan(3, 1, {0})
+    with pytest.raises(ValueError, match="later_stages"):
+        build_plan(2, 2, set(), later_stages="bottom_up")
+
+
 def test_penalised_keys_apply_in_every_stage():
     plan = build_plan(2, 2, penalised={1})
     assert [s.name for s in plan if s.penalised] == ["stage 1 level 1", "stage 2 level 1"]

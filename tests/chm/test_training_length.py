@@ -1,0 +1,133 @@
+"""The training length chosen from held-out labeled pixels (chm.training_length, epochs="auto")."""
+import numpy as np
+import pytest
+
+import chm
+import features
+from chm import training_length
+from chm.classifiers import make_stage, train_stage
+from chm.datasets import sample_sparse_labels
+from chm.synthetic import make_shapes
+
+
+def small(**kw):
+    params = dict(n_levels=2, epochs="auto", downscale=1, context_radii=(1, 2), batch_images=2,
+                  learning_rate=0.05, random_state=0, context_cv=None, tv_weight=0.0,
+                  bank=features.FilterBank([features.GaussianFilter(sigmas=(1, 2))]))
+    params.update(kw)
+    return chm.CHM(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    images, masks = make_shapes(4, (32, 40), random_state=0)
+    return images, masks, sample_sparse_labels(masks, 40, random_state=0)
+
+
+def test_split_holds_out_one_fold_of_every_images_labels():
+    rng = np.random.RandomState(0)
+    labels = [np.where(rng.random_sample((9, 11)) < 0.4, rng.randint(0, 2, (9, 11)), -1)
+              for _ in range(4)]
+    train, held = training_length.split_labels(labels, 4, np.random.RandomState(1))
+    for lab, t, h in zip(labels, train, held):
+        assert not ((t >= 0) & (h >= 0)).any()                    # disjoint
+        np.testing.assert_array_equal((t >= 0) | (h >= 0), lab >= 0)  # every labeled pixel
+        np.testing.assert_array_equal(np.where(t >= 0, t, h), lab)    # with its class
+        n = int((lab >= 0).sum())
+        assert abs(int((h >= 0).sum()) - n / 4) <= 1
+
+
+def test_choice_is_the_epoch_of_the_lowest_held_out_loss():
+    curve = [0.9, 0.5, 0.4, 0.45, 0.6]
+    labels = [np.array([[0, 1, -1], [1, 0, 0]])]
+
+    def train(train_labels, held, max_epochs, patience):
+        assert max_epochs == 50 and patience == 3
+        assert sum(int((h >= 0).sum()) for h in held) > 0
+        return [{"val_loss": v} for v in curve]
+
+    choice = training_length.choose_epochs(labels, train, 3, np.random.RandomState(0),
+                                           max_epochs=50, patience=3)
+    assert choice.epochs == 3
+    assert choice.val_loss == tuple(curve)
+
+
+def test_too_few_labels_are_refused():
+    with pytest.raises(ValueError, match="at least 2 labeled"):
+        training_length.choose_epochs([np.array([[0, -1]])], None, 3, np.random.RandomState(0))
+
+
+def test_trainer_records_the_held_out_loss_and_stops_after_patience():
+    rng = np.random.RandomState(0)
+    maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(3)]
+    labels = [rng.randint(0, 2, (8, 9)) for _ in maps]      # noise: the held-out loss rises
+    held = [np.where(rng.random_sample((8, 9)) < 0.5, lab, -1) for lab in labels]
+    train = [np.where(h >= 0, -1, lab) for lab, h in zip(labels, held)]
+    clf = make_stage("ldnn", 2, n_groups=4, n_disc=4)
+    hist = train_stage(clf, maps, train, epochs=200, batch_images=1, learning_rate=0.05,
+                       validation=held, patience=4, rng=np.random.RandomState(0))
+    val = [h["val_loss"] for h in hist]
+    assert len(hist) < 200
+    best = int(np.argmin(val))
+    assert len(hist) == best + 1 + 4                          # stopped 4 epochs after its best
+    # the recorded value is the mean cross-entropy of the held-out rows
+    rows = np.concatenate([m.reshape(-1, 3)[h.reshape(-1) >= 0] for m, h in zip(maps, held)])
+    y = np.concatenate([h.reshape(-1)[h.reshape(-1) >= 0] for h in held])
+    p = clf.predict_proba(rows)[np.arange(len(y)), y]
+    assert val[-1] == pytest.approx(float(-np.log(np.maximum(p, 1e-6)).mean()), rel=1e-5)
+
+
+def test_the_held_out_labels_are_never_trained_on():
+    rng = np.random.RandomState(0)
+    maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(2)]
+    labels = [rng.randint(0, 2, (8, 9)) for _ in maps]
+    held = [np.where(rng.random_sample((8, 9)) < 0.5, lab, -1) for lab in labels]
+    train = [np.where(h >= 0, -1, lab) for lab, h in zip(labels, held)]
+    fits = []
+    for other in (held, [np.where(h >= 0, 1 - h, -1) for h in held]):  # flipped held-out classes
+        clf = make_stage("ldnn", 2, n_groups=2, n_disc=2)
+        train_stage(clf, maps, train, epochs=5, batch_images=1, validation=other,
+                    rng=np.random.RandomState(0))
+        fits.append([p.copy() for p in clf.params_])
+    for a, b in zip(*fits):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_auto_chm_records_the_choice_and_trains_every_unit_that_long(data):
+    images, _, labels = data
+    model = small().fit(images, labels)
+    choice = model.epoch_search_
+    assert isinstance(choice, training_length.EpochChoice)
+    assert model.epochs_ == choice.epochs == int(np.argmin(choice.val_loss)) + 1
+    assert len(choice.val_loss) <= training_length.MAX_EPOCHS
+
+
+def test_the_auto_model_equals_the_model_of_the_chosen_length(data):
+    images, _, labels = data
+    auto = small().fit(images, labels)
+    fixed = small(epochs=auto.epochs_).fit(images, labels)
+    assert fixed.epoch_search_ is None and fixed.epochs_ == auto.epochs_
+    for a, b in zip(auto.predict_proba(images), fixed.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_auto_length_with_a_penalty_and_out_of_fold_context(data):
+    images, masks, labels = data
+    model = small(tv_weight=0.1, context_cv=2).fit(images, labels)
+    assert model.epochs_ >= 1
+    assert model.score(images, masks) > 0.7
+
+
+def test_auto_model_round_trips_through_a_file(data, tmp_path):
+    images, _, labels = data
+    model = small().fit(images, labels)
+    model.save(tmp_path / "m.chm")
+    back = chm.load(tmp_path / "m.chm")
+    assert back.epochs_ == model.epochs_ and back.epoch_search_ == model.epoch_search_
+
+
+@pytest.mark.parametrize("bad", ["often", -1, 1.5])
+def test_bad_epochs_are_named(data, bad):
+    images, _, labels = data
+    with pytest.raises(ValueError, match="epochs"):
+        small(epochs=bad).fit(images, labels)
