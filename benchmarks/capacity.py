@@ -5,15 +5,18 @@ CHM (``default`` alone is the default):
 
 - ``bank=default`` / ``bank=chm`` / ``bank=chm:S`` (:func:`features.chm_bank`
   with supports scaled by ``S``) / ``bank=learned`` (the default bank plus
-  :class:`features.LearnedFilters`, fitted inside ``CHM.fit``) /
-  ``bank=chm+learned`` is written ``bank=chm,learned``;
+  :class:`features.LearnedFilters`, fitted inside ``CHM.fit``;
+  ``learned:K:P:S`` sets ``n_filters``, ``patch_size``, ``pool_sigma``) /
+  the CHM bank plus learned filters is written ``bank=chm,learned``; several
+  learned banks ``bank=learned,learned:32:11``;
 - ``ldnn=GxD`` (every level) or ``ldnn=original`` (10 x 20 at level 0,
   24 x 24 above);
 - ``stages=2`` (the original schedule: a second, level-0 top-down stage that
   reads every map of the first, ``later_stages="top_down"``);
 - ``epochs=N`` or ``epochs=auto`` (early stopping on held-out labeled pixels,
   :mod:`chm.training_length`);
-- ``downscale=D``, ``tv=W`` (the TV weight of the ``tv`` method).
+- ``downscale=D``, ``tv=W`` (the TV weight of the ``tv`` method);
+- ``f16`` (``feature_dtype="float16"``).
 
 Methods: ``supervised`` (``tv_weight=0``), ``tv`` (the default penalty) at
 each ``--px`` labeled pixels per training image, and ``dense`` (``--dense-px``
@@ -47,13 +50,18 @@ def _bank(value):
 
     parts = []
     for name in value.split(","):
-        name, _, scale = name.partition(":")
+        name, _, scale = name.partition(":")  # scale: everything after the first colon
         if name == "default":
             parts.append(features.default_bank())
         elif name == "chm":
             parts.append(features.chm_bank(scale=float(scale or 1.0)))
-        elif name == "learned":
-            parts.append(features.LearnedFilters(random_state=0))
+        elif name == "learned":  # learned[:n_filters[:patch_size[:pool_sigma]]]
+            opts = [float(v) for v in scale.split(":")] if scale else []
+            kw = dict(zip(("n_filters", "patch_size", "pool_sigma"), opts))
+            for key in ("n_filters", "patch_size"):
+                if key in kw:
+                    kw[key] = int(kw[key])
+            parts.append(features.LearnedFilters(random_state=0, **kw))
         else:
             raise ValueError(f"unknown bank {name!r}")
     if parts and not any(isinstance(p, features.FilterBank) for p in parts[:1]):
@@ -84,6 +92,8 @@ def config_params(config):
             params["downscale"] = float(value)
         elif key == "tv":
             params["tv_weight"] = float(value)
+        elif key == "f16":
+            params["feature_dtype"] = "float16"
         else:
             raise ValueError(f"unknown setting {item!r} in configuration {config!r}")
     return params

@@ -4,7 +4,8 @@ Protocol: gray images, sorted by name; the first 164 train, the last 164 test.
 For every size (labeled pixels per training image) and every draw of the
 sparse labels (the draw's seed is also the models' ``random_state``), each
 method is trained on the sparse labels and scored by its pixel error on all
-pixels of the test images:
+pixels of the test images (the methods are built by
+:data:`_methods.WEIZMANN_METHODS`):
 
 - ``supervised``: CHM with ``tv_weight=0``;
 - ``supervised+mrf``: the same model followed by a Potts MRF
@@ -26,9 +27,20 @@ pixels of the test images:
 Trials (size x seed x method) run in parallel (joblib), each model on one
 core; every trial is deterministic given its seed.
 
+Resuming: every finished run is appended to ``runs.jsonl`` in ``--out`` (one
+JSON line each; the label maps of the sample figure go to ``maps/``), and a
+run already there with the same settings (data, ``--chm-params``, ``--l2``
+for ``supervised+l2``, ``--mrf-cv-images`` for ``supervised+mrf``) is not run
+again. An interrupted table is finished by running the same command again;
+``--fresh`` starts over. The script prints how many trials are on disk and a
+line per finished trial with the elapsed time and an estimate of the time
+left; the report is rebuilt from every run of the table on disk, and its
+wall time adds this session's to that of the sessions whose runs it reuses.
+
 Outputs in ``--out``: ``table1.md`` (mean +- std over the draws, in %, next to
 the paper's figures, with the command line and wall time), ``runs.csv`` (one
-line per run), ``fig1_error_vs_labeled.png``, ``fig2_samples.png``.
+line per run), ``fig1_error_vs_labeled.png``, ``fig2_samples.png``,
+``runs.jsonl`` and ``maps/``.
 
 Usage::
 
@@ -40,6 +52,7 @@ Usage::
 """
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,33 +63,28 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
-import _harness  # noqa: E402
+from _cli import add_feature_cache_argument, add_mrf_cv_images_argument, json_dict  # noqa: E402
+from _methods import WEIZMANN_METHODS  # noqa: E402
+from _mrf import mrf_trial  # noqa: E402
+from _report import finish  # noqa: E402
+from _runs import RunLog, Session  # noqa: E402
+from _trials import (feature_cache, panel_indices, run_trials, share_fits,  # noqa: E402
+                     ship_by_value, trial_result)
+from _weizmann_report import write_report, write_samples  # noqa: E402
 
-_harness.ship_by_value(__name__)
+ship_by_value(__name__)
 
-METHODS = ("supervised", "supervised+mrf", "supervised+l2", "tv", "forest", "dense")
+METHODS = WEIZMANN_METHODS.names()
 QUICK_METHODS = ("supervised", "supervised+mrf", "tv")
+#: Trial order, the slowest (MRF cross-validation) first.
+ORDER = ("supervised+mrf", "dense", "tv", "forest", "supervised+l2", "supervised")
+#: Methods whose label maps at the first size and seed make the sample figure.
+PANEL_METHODS = ("supervised", "supervised+mrf", "tv")
 SIZES = (10, 20, 30, 40, 50)
 SEEDS = (0, 1, 2, 3, 4)
 N_TRAIN = 164
+N_PANELS = 5
 MRF_CV = 3
-
-#: Published pixel errors (fractions), Javanmardi et al. 2016, Table 1.
-PAPER = {
-    "supervised": {10: 0.2381},
-    "supervised+mrf": {10: 0.1992},
-    "tv": {10: 0.1198, 20: 0.1103, 30: 0.1030, 40: 0.0996, 50: 0.0978},
-}
-PAPER_DENSE = 0.0573
-
-NAMES = {
-    "supervised": "supervised",
-    "supervised+mrf": "supervised + MRF",
-    "supervised+l2": "supervised + L2",
-    "tv": "TV",
-    "forest": "RF (scikit-image features)",
-    "dense": "dense labels",
-}
 
 DEFAULT_OUT = _HERE / "results" / "table1_weizmann"
 
@@ -126,20 +134,6 @@ def load_data(data):
 # ---------------------------------------------------------------------------
 # one trial
 # ---------------------------------------------------------------------------
-def _chm(config, seed, **override):
-    from chm.estimator import CHM
-
-    params = {**config["chm_params"], **override, "random_state": seed, "n_jobs": 1, "verbose": 0,
-              "memory": config.get("feature_cache")}
-    return CHM(**params)
-
-
-def _timed_predict(model, images):
-    t0 = time.perf_counter()
-    maps = model.predict(images)
-    return maps, time.perf_counter() - t0
-
-
 def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _panels=None):
     """Fit and score one method on one draw of the sparse labels.
 
@@ -153,7 +147,8 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
         Seed of the label draw and the model's ``random_state``.
     _config : dict
         ``data`` (see :func:`load_data`), ``chm_params`` (shared CHM
-        parameters), ``l2`` (weight decay of ``supervised+l2``).
+        parameters), ``l2`` (weight decay of ``supervised+l2``),
+        ``mrf_cv_images``, ``feature_cache``.
     _with_supervised : bool
         For ``supervised+mrf``: also report the supervised model (the MRF's
         final fit) as a ``supervised`` run.
@@ -168,43 +163,99 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
     """
     from chm.datasets import sample_sparse_labels
 
+    spec = WEIZMANN_METHODS[method]
     train_x, train_y, test_x, test_y = load_data(_config["data"])
-    if method == "dense":
-        labels = (train_y if n_labeled == "all"
-                  else sample_sparse_labels(train_y, int(n_labeled), random_state=seed))
+    if spec.dense and n_labeled == "all":
+        labels = train_y
     else:
         labels = sample_sparse_labels(train_y, int(n_labeled), random_state=seed)
     n_px = int(sum(int((lab >= 0).sum()) for lab in labels))
+    model = spec.build(_config, seed)
 
-    if method == "supervised+mrf":
-        runs, _ = _harness.mrf_trial(
-            _chm(_config, seed, tv_weight=0.0), train_x, labels, test_x, test_y, _panels,
-            cv=MRF_CV, cv_images=_config.get("mrf_cv_images"), random_state=seed,
-            plain_method="supervised" if _with_supervised else None, n_train_px=n_px)
+    if spec.mrf_of:
+        runs, _ = mrf_trial(
+            model, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
+            cv_images=_config.get("mrf_cv_images"), random_state=seed,
+            plain_method=spec.mrf_of if _with_supervised else None, host_method=method,
+            n_train_px=n_px)
         return runs
 
-    if method in ("supervised", "dense"):
-        model = _chm(_config, seed, tv_weight=0.0)
-    elif method == "supervised+l2":
-        model = _chm(_config, seed, tv_weight=0.0, weight_decay=float(_config["l2"]))
-    elif method == "tv":
-        model = _chm(_config, seed)
-    elif method == "forest":
-        from chm.baselines import ForestSegmenter
-
-        model = ForestSegmenter(random_state=seed, n_jobs=1)
-    else:
-        raise ValueError(f"unknown method {method!r}")
     t0 = time.perf_counter()
     model.fit(train_x, labels)
     fit_s = time.perf_counter() - t0
-    maps, pred_s = _timed_predict(model, test_x)
-    extra = {"n_train_px": n_px}
-    if method != "forest":
-        extra["tv_weight"] = float(model.tv_weight)
-    if method == "supervised+l2":
-        extra["weight_decay"] = float(model.weight_decay)
-    return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **extra)]
+    t0 = time.perf_counter()
+    maps = model.predict(test_x)
+    pred_s = time.perf_counter() - t0
+    extra = {"n_train_px": n_px, **(spec.info(model) if spec.info else {})}
+    return [trial_result(maps, test_y, fit_s, pred_s, _panels, **extra)]
+
+
+# ---------------------------------------------------------------------------
+# trials and the runs on disk
+# ---------------------------------------------------------------------------
+def run_settings(method, config):
+    """What a run of ``method`` depends on besides its size and seed: data and parameters."""
+    data = config["data"]
+    name = f"synthetic:{int(data['synthetic'])}" if data.get("synthetic") else "weizmann_horse"
+    return {"data": name, **WEIZMANN_METHODS.settings(method, config)}
+
+
+def _key(method, n_labeled, seed, settings):
+    return (method, n_labeled, seed, json.dumps(settings, sort_keys=True))
+
+
+def run_key(run):
+    """Key of a stored run: method, labeled pixels, seed and settings."""
+    return _key(run["method"], run["n_labeled"], run["seed"], run["settings"])
+
+
+def trial_keys(trial):
+    """Keys of the runs a trial gives (two for an MRF trial that reports its plain model)."""
+    methods = [trial["method"]]
+    if trial.get("_with_supervised"):
+        methods.append(WEIZMANN_METHODS[trial["method"]].mrf_of)
+    return [_key(m, trial["n_labeled"], trial["seed"], run_settings(m, trial["_config"]))
+            for m in methods]
+
+
+def make_trials(args, config, panels, done=()):
+    """Trial dicts of the runs not in ``done`` (run keys), in the order of :data:`ORDER`.
+
+    A plain method and its MRF method share one trial (one fit) when both of
+    their runs are to go.
+    """
+    first = (args.sizes[0], args.seeds[0])
+    dense_n = "all" if args.dense_px == 0 else args.dense_px
+    trials = []
+    for method in ORDER:
+        if method not in args.methods:
+            continue
+        cells = ([(dense_n, seed) for seed in args.seeds] if WEIZMANN_METHODS[method].dense
+                 else [(size, seed) for size in args.sizes for seed in args.seeds])
+        for n_labeled, seed in cells:
+            t = {"method": method, "n_labeled": n_labeled, "seed": seed, "_config": config}
+            if trial_keys(t)[0] in done:
+                continue
+            if (n_labeled, seed) == first and method in PANEL_METHODS:
+                t["_panels"] = panels
+            trials.append(t)
+    for host, guest in WEIZMANN_METHODS.hosts().items():
+        trials = share_fits(trials, host, guest, keys=["n_labeled", "seed"])
+    return trials
+
+
+def _store(log, session, runs):
+    """Append the finished runs of a trial to the log (failed ones are run again next time)."""
+    for run in runs:
+        if run["status"] == "ok":
+            run["settings"] = run_settings(run["method"], run["_config"])
+            log.append(session.stamp(run))
+
+
+def _trial_time(runs):
+    """Sum of the trials' wall times, and their number (a shared fit counted once)."""
+    own = [r["trial_seconds"] for r in runs if not r.get("shared_fit")]
+    return float(sum(own)), len(own)
 
 
 # ---------------------------------------------------------------------------
@@ -227,10 +278,14 @@ def parse_args(argv=None):
     parser.add_argument("--chm-params", default="{}",
                         help="JSON dict of CHM parameters shared by all methods, e.g. "
                              "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
-    _harness.add_mrf_cv_images_argument(parser)
+    add_mrf_cv_images_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel trials (-1 = all cores)")
-    _harness.add_feature_cache_argument(parser)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    add_feature_cache_argument(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="output folder; the runs already in its runs.jsonl are not run again")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over: remove the runs stored in --out (runs.jsonl, "
+                             "maps/) first")
     parser.add_argument("--data-root", default=None,
                         help="data folder holding weizmann_horse_db/ (default: chm.datasets.data_root)")
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
@@ -248,8 +303,8 @@ def parse_args(argv=None):
     args.methods = [m for m in METHODS if m in args.methods]
     args.sizes = sorted(set(args.sizes))
     args.seeds = list(dict.fromkeys(args.seeds))
-    args.chm_params = _harness.json_dict(parser, args.chm_params, "--chm-params",
-                                         drop=("random_state", "n_jobs", "verbose"))
+    args.chm_params = json_dict(parser, args.chm_params, "--chm-params",
+                                drop=("random_state", "n_jobs", "verbose"))
     if args.synthetic is not None and args.synthetic < 2:
         parser.error("--synthetic needs at least 2 images")
     if any(s < 1 for s in args.sizes) or args.dense_px < 0:
@@ -257,194 +312,59 @@ def parse_args(argv=None):
     return args
 
 
-def make_trials(args, config, panels):
-    """Trial dicts, the slowest (MRF cross-validation) first."""
-    methods = args.methods
-    shared = "supervised+mrf" in methods and "supervised" in methods
-    first = (args.sizes[0], args.seeds[0])
-    trials = []
-    order = ["supervised+mrf", "dense", "tv", "forest", "supervised+l2", "supervised"]
-    for method in order:
-        if method not in methods or (method == "supervised" and shared):
-            continue
-        if method == "dense":
-            n = "all" if args.dense_px == 0 else args.dense_px
-            for seed in args.seeds:
-                trials.append({"method": method, "n_labeled": n, "seed": seed, "_config": config})
-            continue
-        for size in args.sizes:
-            for seed in args.seeds:
-                t = {"method": method, "n_labeled": size, "seed": seed, "_config": config}
-                if method == "supervised+mrf" and shared:
-                    t["_with_supervised"] = True
-                if (size, seed) == first and method in ("supervised", "supervised+mrf", "tv"):
-                    t["_panels"] = panels
-                trials.append(t)
-    return trials
-
-
-def _default_tv_weight():
-    from chm.estimator import CHM
-
-    return CHM().tv_weight
-
-
-def write_report(args, runs, wall, argv, out):
-    """table1.md, runs.csv and fig1; returns the markdown text."""
-    ok = [r for r in runs if r["status"] == "ok"]
-    failed = [r for r in runs if r["status"] != "ok"]
-    sparse = [m for m in args.methods if m != "dense"]
-    cols = list(args.methods)
-
-    def row_of(run):
-        return "dense" if run["method"] == "dense" else run["n_labeled"]
-
-    cells = _harness.aggregate(ok, row_of, "method", "pixel_error")
-    rows = list(args.sizes) + (["dense"] if "dense" in args.methods else [])
-    dense_label = ("dense (all px)" if args.dense_px == 0
-                   else f"dense ({args.dense_px} px/img)")
-    row_names = {"dense": dense_label}
-    ours = _harness.mean_std_table(cells, rows, cols, row_label="labeled px / image",
-                                   row_names=row_names, col_names=NAMES)
-
-    paper_cells = {(x, m): (v, float("nan"), 1) for m, d in PAPER.items() for x, v in d.items()}
-    paper_cells[("dense", "dense")] = (PAPER_DENSE, float("nan"), 1)
-    paper_rows = list(SIZES) + ["dense"]
-    paper_cols = ["supervised", "supervised+mrf", "supervised+l2", "tv", "dense"]
-    paper = _harness.mean_std_table(paper_cells, paper_rows, paper_cols,
-                                    row_label="labeled px / image",
-                                    row_names={"dense": "dense (all px)"}, col_names=NAMES)
-
-    times = _harness.aggregate(ok, "method", lambda r: "fit", "fit_seconds")
-    ptimes = _harness.aggregate(ok, "method", lambda r: "predict", "predict_seconds")
-    time_rows = []
-    for m in cols:
-        f = times.get((m, "fit"))
-        p = ptimes.get((m, "predict"))
-        if f:
-            time_rows.append([NAMES[m], f"{f[0]:.1f}", f"{p[0]:.1f}" if p else "—", f[2]])
-    time_table = _harness.markdown_table(["method", "mean fit (s)", "mean predict (s)", "runs"],
-                                         time_rows)
-
-    lambdas = [r["mrf_lambda"] for r in ok if r["method"] == "supervised+mrf"]
-    data_desc = (f"{args.synthetic} synthetic images (chm.synthetic.make_shapes, half train, "
-                 f"half test) — NOT Weizmann Horse" if args.synthetic
-                 else f"Weizmann Horse, gray, sorted names: first {N_TRAIN} train, last "
-                      f"{N_TRAIN} test (data folder: {_harness.data_folder(args.data_root)})")
-    chm_desc = json.dumps(args.chm_params) if args.chm_params else "CHM defaults"
-    describe = {
-        "supervised": "- supervised: CHM(tv_weight=0)."
-        + (" Reported from the supervised + MRF trial: the MRF's final fit on all labels is "
-           "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
-        "supervised+mrf": _harness.mrf_note(NAMES["supervised+mrf"], "the supervised", "graph cut",
-                                            MRF_CV, args.mrf_cv_images, lambdas),
-        "supervised+l2": f"- supervised + L2: CHM(tv_weight=0, weight_decay={args.l2:g}); the "
-        f"weight decay is a fixed value given by `--l2`, not tuned.",
-        "tv": f"- TV: CHM with tv_weight={args.chm_params.get('tv_weight', _default_tv_weight()):g}"
-        + (" (from --chm-params)." if "tv_weight" in args.chm_params else " (the default)."),
-        "forest": _harness.FOREST_NOTE,
-        "dense": "- dense labels: CHM(tv_weight=0) trained with "
-        + ("every training pixel labeled" if args.dense_px == 0
-           else f"{args.dense_px} random labeled pixels per training image (all pixels known)")
-        + ", one run per draw seed.",
-    }
-    lines = [
-        "# Table 1 — Weizmann Horse, pixel error (%) vs labeled pixels per training image"
-        + (" (SYNTHETIC DATA)" if args.synthetic else ""),
-        "",
-        f"- Data: {data_desc}.",
-        f"- Sizes: {', '.join(map(str, args.sizes))} labeled px per training image; "
-        f"draws (seed of the labels and of the model): {', '.join(map(str, args.seeds))}.",
-        f"- Cells: mean ± sample std over the draws of the pixel error on all test pixels "
-        f"(mean alone for a single draw).",
-        f"- Shared CHM parameters: {chm_desc}; `random_state` = draw seed, `n_jobs=1`.",
-        *[describe[m] for m in args.methods],
-        "",
-        "## This run",
-        "",
-        ours,
-        "",
-        "## Paper (Javanmardi et al. 2016, Table 1)",
-        "",
-        paper,
-        "",
-        "## Time per run (one core each)",
-        "",
-        time_table,
-        "",
-    ]
-    lines += _harness.footer_lines(failed, wall, len(runs), args.n_jobs, argv, __file__,
-                                   lambda r: f"{r['method']} n_labeled={r['n_labeled']} seed={r['seed']}")
-    text = "\n".join(lines)
-    (out / "table1.md").write_text(text)
-
-    _harness.write_csv(out / "runs.csv", runs,
-                       columns=["method", "n_labeled", "seed", "pixel_error", "fit_seconds",
-                                "predict_seconds", "status"])
-
-    refs, curve_cells = _harness.split_dense(cells, dense_label)
-    refs["dense CHM (paper)"] = (PAPER_DENSE, None)
-    _harness.plot_error_curves(
-        out / "fig1_error_vs_labeled.png", curve_cells, list(args.sizes), sparse,
-        references=refs, paper={m: PAPER[m] for m in sparse if m in PAPER}, names=NAMES,
-        title="Weizmann Horse" + (" (synthetic data)" if args.synthetic else ""))
-    return text
-
-
-def write_samples(path, args, runs, test_x, test_y, panels):
-    """Fig. 2-style panels at the smallest size and first seed."""
-    from chm.plotting import save_panels
-
-    size, seed = args.sizes[0], args.seeds[0]
-    columns = {}
-    for method in ("supervised", "supervised+mrf", "tv"):
-        for r in runs:
-            if (r["method"] == method and r["n_labeled"] == size and r["seed"] == seed
-                    and r["status"] == "ok" and "_maps" in r):
-                columns[f"{NAMES[method]} ({100 * r['pixel_error']:.1f}%)"] = \
-                    [r["_maps"][i] for i in panels]
-    if not columns:
-        return False
-    columns["ground truth"] = [test_y[i] for i in panels]
-    save_panels(path, [test_x[i] for i in panels], columns)
-    return True
+def _announce(args, n_train, n_test, n_trials, n_todo, n_other):
+    print(f"{'synthetic' if args.synthetic else 'Weizmann Horse'}: {n_train} train / "
+          f"{n_test} test images; sizes {args.sizes}, seeds {args.seeds}, "
+          f"methods {args.methods}; {n_trials} trials, n_jobs={args.n_jobs}", flush=True)
+    if "supervised+l2" in args.methods:
+        print(f"supervised+l2 uses the fixed weight decay {args.l2:g} (--l2), not tuned", flush=True)
+    if args.chm_params:
+        print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
+    print(f"{n_trials - n_todo} of {n_trials} trials on disk, {n_todo} to go"
+          + (f" ({n_other} other runs on disk are not part of this table: other sizes, "
+             f"seeds, methods or settings)" if n_other else ""), flush=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
+    session = Session()
+    log = RunLog(out, key_of=run_key)
+    if args.fresh:
+        log.path.unlink(missing_ok=True)
+        shutil.rmtree(out / "maps", ignore_errors=True)
 
     data = {"synthetic": args.synthetic} if args.synthetic else {"root": args.data_root}
     train_x, train_y, test_x, test_y = load_data(data)
-    panels = _harness.panel_indices(len(test_x), 5)
+    panels = panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "chm_params": args.chm_params, "l2": args.l2,
-              "mrf_cv_images": args.mrf_cv_images}
-    with _harness.feature_cache(args.feature_cache) as cache:
+              "mrf_cv_images": args.mrf_cv_images, "threads": 1}
+    plan = make_trials(args, config, panels)
+    wanted = [key for t in plan for key in trial_keys(t)]
+    stored = log.latest()
+    todo = make_trials(args, config, panels, done=stored)
+    _announce(args, len(train_x), len(test_x), len(plan), len(todo),
+              len(set(stored) - set(wanted)))
+
+    with feature_cache(args.feature_cache) as cache:
         config["feature_cache"] = cache
-        trials = make_trials(args, config, panels)
-        runs = _run(args, trials, len(train_x), len(test_x))
-    wall = time.perf_counter() - t_start
-    text = write_report(args, runs, wall, argv, out)
+        new = run_trials(
+            weizmann_trial, todo, n_jobs=args.n_jobs,
+            progress_keys=["method", "n_labeled", "seed", "pixel_error", "fit_seconds",
+                           "predict_seconds", "mrf_lambda"],
+            on_trial=lambda runs: _store(log, session, runs))
+    this_session = session.seconds() if todo else 0.0  # a session that ran nothing: not counted
+
+    stored = log.latest()
+    runs = [stored[k] for k in wanted if k in stored] + [r for r in new if r["status"] != "ok"]
+    earlier, n_earlier = session.earlier_wall(runs)
+    text = write_report(args, runs, this_session + earlier, argv, out, script=__file__,
+                        n_train=N_TRAIN, mrf_cv=MRF_CV, sessions=n_earlier + bool(todo),
+                        session_wall=this_session, trial_time=_trial_time(runs))
     if write_samples(out / "fig2_samples.png", args, runs, test_x, test_y, panels):
         print(f"samples: {out / 'fig2_samples.png'}")
-    return _harness.finish(text, out, runs)
-
-
-def _run(args, trials, n_train, n_test):
-    print(f"{'synthetic' if args.synthetic else 'Weizmann Horse'}: {n_train} train / "
-          f"{n_test} test images; sizes {args.sizes}, seeds {args.seeds}, "
-          f"methods {args.methods}; {len(trials)} trials, n_jobs={args.n_jobs}", flush=True)
-    if "supervised+l2" in args.methods:
-        print(f"supervised+l2 uses the fixed weight decay {args.l2:g} (--l2), not tuned", flush=True)
-    if args.chm_params:
-        print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
-
-    return _harness.run_trials(
-        weizmann_trial, trials, n_jobs=args.n_jobs,
-        progress_keys=["method", "n_labeled", "seed", "pixel_error", "fit_seconds",
-                       "predict_seconds", "mrf_lambda"])
+    return finish(text, out, runs)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ error on all known pixels of the fold's 143 test images (pixels marked
 unknown in the release are ignored). Cells are mean +- sample std over the
 runs (folds x draws).
 
-Methods (ConvNet = :class:`chm.convnet.ConvNetSegmenter`, the paper's network;
-its settings are shared through ``--convnet-params``):
+Methods (built by :data:`_methods.STANFORD_METHODS`; ConvNet =
+:class:`chm.convnet.ConvNetSegmenter`, the paper's network, its settings
+shared through ``--convnet-params``):
 
 - ``supervised``: ConvNet with ``tv_weight=0`` (cross-entropy of the labeled
   pixels only);
@@ -20,9 +21,9 @@ its settings are shared through ``--convnet-params``):
   (:class:`chm.mrf.MRFSegmenter`, ``cv=3``, multi-class alpha-expansion), its
   smoothing weight lambda chosen by cross-validation over held-out *labeled*
   training pixels only. When ``supervised`` is run too, both come from the
-  same trial (:func:`_harness.share_fits`): the MRF's final fit on all labels
+  same trial (:func:`_trials.share_fits`): the MRF's final fit on all labels
   *is* the supervised model (same data, same seed), so it is fitted once and
-  scored with and without the MRF (:func:`_harness.mrf_and_plain_maps`);
+  scored with and without the MRF (:func:`_mrf.mrf_and_plain_maps`);
 - ``tv``: ConvNet with the total-variation loss (its default ``tv_weight``, or
   the one given in ``--convnet-params``);
 - ``dense``: a dense-label reference, ConvNet with ``tv_weight=0`` trained with
@@ -100,23 +101,31 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
-import _harness  # noqa: E402
+from _cli import add_feature_cache_argument, add_mrf_cv_images_argument, json_dict  # noqa: E402
+from _methods import STANFORD_METHODS  # noqa: E402
+from _mrf import mrf_trial  # noqa: E402
+from _report import finish  # noqa: E402
+from _stanford_report import write_report, write_samples  # noqa: E402
+from _trials import (feature_cache, panel_indices, run_trials, share_fits,  # noqa: E402
+                     ship_by_value, trial_result)
 
-_harness.ship_by_value(__name__)
+ship_by_value(__name__)
 
-CONVNET_METHODS = ("supervised", "supervised+mrf", "tv", "dense")
-CHM_METHODS = ("chm-supervised", "chm-supervised+mrf", "chm-tv")
-BASELINE_METHODS = ("forest",)
-METHODS = CONVNET_METHODS + CHM_METHODS + BASELINE_METHODS
+METHODS = STANFORD_METHODS.names()
+CONVNET_METHODS = STANFORD_METHODS.names("convnet")
+CHM_METHODS = STANFORD_METHODS.names("chm")
 QUICK_METHODS = ("supervised", "tv")
+#: Trial order, the slowest (MRF cross-validation) first.
+ORDER = ("supervised+mrf", "chm-supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv",
+         "forest", "supervised")
+#: Methods whose label maps at the first size, fold and seed make the sample figure.
+PANEL_METHODS = ("supervised", "tv")
 SIZES = (10, 20, 30, 40, 50)
 SEEDS = (0, 1, 2, 3, 4)
 N_FOLDS = 5
 FOLDS = tuple(range(N_FOLDS))
 FOLD_SEED = 0
 MRF_CV = 3
-#: MRF methods and the plain method each one also reports from its final fit.
-MRF_HOSTS = {"supervised+mrf": "supervised", "chm-supervised+mrf": "chm-supervised"}
 N_PANELS = 4
 
 #: ConvNet settings of ``--quick`` (explicit ``--convnet-params`` win): a
@@ -124,35 +133,6 @@ N_PANELS = 4
 #: downscaled by 4, 4 epochs (a third of the reduced protocol's 12), so that
 #: a fold runs in minutes on 2 cores. For a look at the pipeline, not for numbers.
 QUICK_CONVNET = {"width": 16, "hidden": 128, "downscale": 4, "epochs": 4}
-
-#: Published pixel errors (fractions), Javanmardi et al. 2016, Table 2.
-PAPER = {
-    "supervised": {10: 0.3998},
-    "tv": {10: 0.2619, 20: 0.2433, 30: 0.2361, 40: 0.2313, 50: 0.2279},
-}
-
-NAMES = {
-    "supervised": "supervised",
-    "supervised+mrf": "supervised + MRF",
-    "tv": "TV",
-    "dense": "dense labels",
-    "chm-supervised": "CHM supervised",
-    "chm-supervised+mrf": "CHM supervised + MRF",
-    "chm-tv": "CHM + TV",
-    "forest": "RF (scikit-image features)",
-}
-
-#: Fixed colours of the 8 classes in the sample figure (unknown pixels: black).
-PALETTE = (
-    ("sky", "#87ceeb"),
-    ("tree", "#1b7a1b"),
-    ("road", "#808080"),
-    ("grass", "#9acd32"),
-    ("water", "#1f4fd1"),
-    ("building", "#b5442c"),
-    ("mountain", "#8b5fbf"),
-    ("foreground object", "#ffd92f"),
-)
 
 DEFAULT_OUT = _HERE / "results" / "table2_stanford"
 
@@ -206,22 +186,6 @@ def split(data, fold):
 # ---------------------------------------------------------------------------
 # one trial
 # ---------------------------------------------------------------------------
-def _convnet(config, seed, **override):
-    from chm.convnet import ConvNetSegmenter
-
-    params = {"n_jobs": config["threads"], **config["convnet_params"], **override,
-              "random_state": seed, "verbose": 0}
-    return _harness.with_fit_time(ConvNetSegmenter)(**params)
-
-
-def _chm(config, seed, **override):
-    from chm.estimator import CHM
-
-    params = {**config["chm_params"], **override, "random_state": seed,
-              "n_jobs": config["threads"], "verbose": 0, "memory": config.get("feature_cache")}
-    return CHM(**params)
-
-
 def _device(model):
     return str(getattr(model, "device_", "cpu"))
 
@@ -242,7 +206,7 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     _config : dict
         ``data`` (see :func:`load_data`), ``convnet_params`` and
         ``chm_params`` (shared parameters), ``threads`` (torch / CHM threads
-        of each model).
+        of each model), ``mrf_cv_images``, ``feature_cache``.
     _with_supervised : bool
         For ``supervised+mrf``: also report the supervised model (the MRF's
         final fit) as a ``supervised`` run.
@@ -258,24 +222,23 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     """
     from chm.datasets import sample_sparse_labels
 
+    spec = STANFORD_METHODS[method]
     train_x, train_y, test_x, test_y = split(_config["data"], fold)
-    if method == "dense" and n_labeled == "all":
+    if spec.dense and n_labeled == "all":
         labels = train_y
     else:
         labels = sample_sparse_labels(train_y, int(n_labeled), random_state=seed)
     info = {"n_train_images": len(train_x), "n_test_images": len(test_x),
             "n_train_px": int(sum(int((lab >= 0).sum()) for lab in labels))}
+    model = spec.build(_config, seed)
 
-    if method in MRF_HOSTS:
-        chm_backend = method in CHM_METHODS
-        base = (_chm(_config, seed, tv_weight=0.0) if chm_backend
-                else _convnet(_config, seed, tv_weight=0.0))
-        runs, model = _harness.mrf_trial(
-            base, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
+    if spec.mrf_of:
+        runs, fitted = mrf_trial(
+            model, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
             cv_images=_config.get("mrf_cv_images"), random_state=seed,
-            plain_method=MRF_HOSTS[method] if _with_supervised else None, host_method=method,
+            plain_method=spec.mrf_of if _with_supervised else None, host_method=method,
             **info, tv_weight=0.0)
-        net = model.estimator_
+        net = fitted.estimator_
         seen = len(train_x) * net.epochs
         runs[0]["train_images_per_s"] = (MRF_CV + 1) * seen / runs[0]["fit_seconds"]
         if _with_supervised:
@@ -284,20 +247,6 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
             run["device"] = _device(net)
         return runs
 
-    if method in ("supervised", "dense"):
-        model = _convnet(_config, seed, tv_weight=0.0)
-    elif method == "tv":
-        model = _convnet(_config, seed)
-    elif method == "chm-supervised":
-        model = _chm(_config, seed, tv_weight=0.0)
-    elif method == "chm-tv":
-        model = _chm(_config, seed)
-    elif method == "forest":
-        from chm.baselines import ForestSegmenter
-
-        model = ForestSegmenter(random_state=seed, n_jobs=_config["threads"])
-    else:
-        raise ValueError(f"unknown method {method!r}")
     t0 = time.perf_counter()
     model.fit(train_x, labels)
     fit_s = time.perf_counter() - t0
@@ -305,9 +254,44 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     maps = model.predict(test_x)
     pred_s = time.perf_counter() - t0
     epochs = getattr(model, "epochs", 1)
-    return [_harness.trial_result(maps, test_y, fit_s, pred_s, _panels, **info,
-                    train_images_per_s=len(train_x) * epochs / fit_s,
-                    tv_weight=float(getattr(model, "tv_weight", 0.0)), device=_device(model))]
+    return [trial_result(maps, test_y, fit_s, pred_s, _panels, **info,
+                         train_images_per_s=len(train_x) * epochs / fit_s,
+                         tv_weight=float(getattr(model, "tv_weight", 0.0)), device=_device(model))]
+
+
+# ---------------------------------------------------------------------------
+# trials
+# ---------------------------------------------------------------------------
+def make_trials(args, config, panels):
+    """Trial dicts in the order of :data:`ORDER`, the slowest (MRF cross-validation) first.
+
+    A plain method and its MRF method share one trial (one fit).
+    """
+    first = (args.sizes[0], args.folds[0], args.seeds[0])
+    dense_n = "all" if args.dense_px == 0 else args.dense_px
+    trials = []
+    for method in ORDER:
+        if method not in args.methods:
+            continue
+        sizes = [dense_n] if STANFORD_METHODS[method].dense else args.sizes
+        for size in sizes:
+            for fold in args.folds:
+                for seed in args.seeds:
+                    t = {"method": method, "n_labeled": size, "fold": fold, "seed": seed,
+                         "_config": config}
+                    if (size, fold, seed) == first and method in PANEL_METHODS:
+                        t["_panels"] = panels
+                    trials.append(t)
+    for host, guest in STANFORD_METHODS.hosts().items():
+        trials = share_fits(trials, host, guest, keys=["n_labeled", "fold", "seed"])
+    return trials
+
+
+def _threads(n_jobs):
+    cores = os.cpu_count() or 1
+    if n_jobs < 0:
+        n_jobs = max(1, cores + 1 + n_jobs)
+    return max(1, cores // n_jobs)
 
 
 # ---------------------------------------------------------------------------
@@ -334,11 +318,11 @@ def parse_args(argv=None):
     parser.add_argument("--dense-px", type=int, default=1000,
                         help="labeled pixels per image of the dense reference; 0 = every known "
                              "pixel (default 1000)")
-    _harness.add_mrf_cv_images_argument(parser)
+    add_mrf_cv_images_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
-    _harness.add_feature_cache_argument(parser)
+    add_feature_cache_argument(parser)
     parser.add_argument("--n-images", type=int, default=None, metavar="N",
                         help="use only the first N images (sorted names); the folds are then "
                              "made over those N (for quick looks)")
@@ -368,7 +352,7 @@ def parse_args(argv=None):
     args.seeds = list(dict.fromkeys(args.seeds))
     args.folds = list(dict.fromkeys(args.folds))
 
-    convnet_params = _harness.json_dict(parser, args.convnet_params, "--convnet-params")
+    convnet_params = json_dict(parser, args.convnet_params, "--convnet-params")
     if args.quick:
         convnet_params = {**QUICK_CONVNET, **convnet_params}
     for key in ("random_state", "verbose"):
@@ -377,8 +361,8 @@ def parse_args(argv=None):
         convnet_params["device"] = args.device
     convnet_params.setdefault("device", "auto")
     args.convnet_params = convnet_params
-    args.chm_params = _harness.json_dict(parser, args.chm_params, "--chm-params",
-                                         drop=("random_state", "n_jobs", "verbose"))
+    args.chm_params = json_dict(parser, args.chm_params, "--chm-params",
+                                drop=("random_state", "n_jobs", "verbose"))
 
     if args.synthetic is not None and args.synthetic < 2:
         parser.error("--synthetic needs at least 2 images")
@@ -391,218 +375,6 @@ def parse_args(argv=None):
     if args.n_jobs == 0:
         parser.error("--n-jobs must not be 0")
     return args
-
-
-def make_trials(args, config, panels):
-    """Trial dicts, the slowest (MRF cross-validation) first."""
-    first = (args.sizes[0], args.folds[0], args.seeds[0])
-    trials = []
-    order = ["supervised+mrf", "chm-supervised+mrf", "dense", "chm-tv", "chm-supervised", "tv",
-             "forest", "supervised"]
-    for method in order:
-        if method not in args.methods:
-            continue
-        if method == "dense":
-            n = "all" if args.dense_px == 0 else args.dense_px
-            for fold in args.folds:
-                for seed in args.seeds:
-                    trials.append({"method": method, "n_labeled": n, "fold": fold, "seed": seed,
-                                   "_config": config})
-            continue
-        for size in args.sizes:
-            for fold in args.folds:
-                for seed in args.seeds:
-                    t = {"method": method, "n_labeled": size, "fold": fold, "seed": seed,
-                         "_config": config}
-                    if (size, fold, seed) == first and method in ("supervised", "tv"):
-                        t["_panels"] = panels
-                    trials.append(t)
-    for host, guest in MRF_HOSTS.items():
-        trials = _harness.share_fits(trials, host, guest, keys=["n_labeled", "fold", "seed"])
-    return trials
-
-
-def _threads(n_jobs):
-    cores = os.cpu_count() or 1
-    if n_jobs < 0:
-        n_jobs = max(1, cores + 1 + n_jobs)
-    return max(1, cores // n_jobs)
-
-
-def write_report(args, runs, wall, argv, out, n_images):
-    """table2.md, runs.csv and fig3; returns the markdown text."""
-    ok = [r for r in runs if r["status"] == "ok"]
-    failed = [r for r in runs if r["status"] != "ok"]
-    sparse = [m for m in args.methods if m != "dense"]
-
-    def row_of(run):
-        return "dense" if run["method"] == "dense" else run["n_labeled"]
-
-    cells = _harness.aggregate(ok, row_of, "method", "pixel_error")
-    rows = list(args.sizes) + (["dense"] if "dense" in args.methods else [])
-    dense_label = ("dense (all known px)" if args.dense_px == 0
-                   else f"dense ({args.dense_px} px/img)")
-    paper_cols = {"paper:supervised": "supervised (paper)", "paper:tv": "TV (paper)"}
-    table_cells = dict(cells)
-    for col, method in (("paper:supervised", "supervised"), ("paper:tv", "tv")):
-        for x, v in PAPER[method].items():
-            table_cells[(x, col)] = (v, float("nan"), 1)
-    ours = _harness.mean_std_table(table_cells, rows, list(args.methods) + list(paper_cols),
-                                   row_label="labeled px / image",
-                                   row_names={"dense": dense_label},
-                                   col_names={**NAMES, **paper_cols})
-    paper_cells = {(x, m): (v, float("nan"), 1) for m, d in PAPER.items() for x, v in d.items()}
-    paper = _harness.mean_std_table(paper_cells, list(SIZES), ["supervised", "tv"],
-                                    row_label="labeled px / image", col_names=NAMES)
-
-    fit = _harness.aggregate(ok, "method", lambda r: "fit", "fit_seconds")
-    pred = _harness.aggregate(ok, "method", lambda r: "predict", "predict_seconds")
-    speed = _harness.aggregate(ok, "method", lambda r: "speed", "train_images_per_s")
-    time_rows = []
-    for m in args.methods:
-        f, p, s = fit.get((m, "fit")), pred.get((m, "predict")), speed.get((m, "speed"))
-        if f:
-            time_rows.append([NAMES[m], f"{f[0]:.1f}", f"{p[0]:.1f}" if p else "—",
-                              f"{s[0]:.1f}" if s else "—", f[2]])
-    time_table = _harness.markdown_table(
-        ["method", "mean fit (s)", "mean predict (s)", "training images/s", "runs"], time_rows)
-
-    devices = sorted({r["device"] for r in ok if r.get("device")})
-    if args.synthetic:
-        data_desc = (f"{args.synthetic} synthetic 4-class RGB images (chm.synthetic.make_shapes) "
-                     f"— NOT Stanford Background")
-    else:
-        data_desc = (f"Stanford Background (data folder: {_harness.data_folder(args.data_root)}), "
-                     + (f"the first {n_images} images only (sorted names) — NOT the full 715"
-                        if args.n_images else f"{n_images} images"))
-    n_folds = n_folds_for(n_images)
-    convnet_desc = json.dumps(args.convnet_params)
-    chm_desc = json.dumps(args.chm_params) if args.chm_params else "CHM defaults"
-    with_chm = any(m in CHM_METHODS for m in args.methods)
-    with_convnet = any(m in CONVNET_METHODS for m in args.methods)
-    describe = {
-        "supervised": "- supervised: ConvNet(tv_weight=0)." + _shared_note(args, "supervised"),
-        "supervised+mrf": _mrf_note(args, ok, "supervised+mrf", "the supervised"),
-        "tv": lambda: f"- TV: ConvNet with tv_weight={_tv_weight(args, 'tv')}.",
-        "dense": "- dense labels: ConvNet(tv_weight=0) trained with "
-        + ("every known training pixel labeled" if args.dense_px == 0
-           else f"{args.dense_px} random known pixels per training image")
-        + ", one run per fold and draw.",
-        "chm-supervised": "- CHM supervised: CHM(tv_weight=0)." + _shared_note(args, "chm-supervised"),
-        "chm-supervised+mrf": _mrf_note(args, ok, "chm-supervised+mrf", "the CHM supervised"),
-        "chm-tv": lambda: f"- CHM + TV: CHM with tv_weight={_tv_weight(args, 'chm-tv')}.",
-        "forest": _harness.FOREST_NOTE,
-    }
-    palette = ", ".join(f"{name} {color}" for name, color in PALETTE)
-    lines = [
-        "# Table 2 — Stanford Background, pixel error (%) vs labeled pixels per training image"
-        + (" (SYNTHETIC DATA)" if args.synthetic else ""),
-        "",
-        f"- Data: {data_desc}; {n_folds}-fold cross-validation over seeded random folds "
-        f"(chm.datasets.stanford_folds, seed {FOLD_SEED}); folds run: "
-        f"{', '.join(map(str, args.folds))}.",
-        f"- Sizes: {', '.join(map(str, args.sizes))} labeled px per training image; "
-        f"draws (seed of the labels and of the models): {', '.join(map(str, args.seeds))}.",
-        "- Cells: mean ± sample std over folds x draws of the pixel error on all known pixels "
-        "of the fold's test images (mean alone for a single run).",
-        f"- Shared ConvNet parameters: {convnet_desc}; `random_state` = draw seed; "
-        f"device: {', '.join(devices) or '—'}." if with_convnet else None,
-        f"- Shared CHM parameters: {chm_desc}; `random_state` = draw seed." if with_chm else None,
-        *[describe[m]() if callable(describe[m]) else describe[m] for m in args.methods],
-        "",
-        "## This run",
-        "",
-        ours,
-        "",
-        "## Paper (Javanmardi et al. 2016, Table 2)",
-        "",
-        paper,
-        "",
-        "## Time per run",
-        "",
-        "Training images/s: training images x epochs / fit seconds, over all the fits of a run "
-        f"(supervised + MRF: {MRF_CV} cross-validation fits and the final one; CHM: its epochs "
-        "per stage classifier; RF: one pass).",
-        "",
-        time_table,
-        "",
-        f"Sample figure palette: {palette}; unknown pixels black.",
-        "",
-    ]
-    lines = [line for line in lines if line is not None]
-    lines += _harness.footer_lines(failed, wall, len(runs), args.n_jobs, argv, __file__,
-                                   lambda r: f"{r['method']} n_labeled={r['n_labeled']} fold={r['fold']} seed={r['seed']}")
-    text = "\n".join(lines)
-    (out / "table2.md").write_text(text)
-
-    _harness.write_csv(out / "runs.csv", runs,
-                       columns=["method", "n_labeled", "fold", "seed", "pixel_error",
-                                "fit_seconds", "train_images_per_s", "predict_seconds",
-                                "mrf_lambda", "mrf_cv_accuracy", "n_train_images",
-                                "n_test_images", "n_train_px", "tv_weight", "device", "status"])
-
-    refs, curve_cells = _harness.split_dense(cells, dense_label)
-    _harness.plot_error_curves(
-        out / "fig3_error_vs_labeled.png", curve_cells, list(args.sizes), sparse,
-        references=refs, paper={m: PAPER[m] for m in ("supervised", "tv")}, names=NAMES,
-        title="Stanford Background" + (" (synthetic data)" if args.synthetic else ""))
-    return text
-
-
-def _shared_note(args, method):
-    """Says that ``method`` is reported from its MRF trial, when that one runs too."""
-    host = {guest: host for host, guest in MRF_HOSTS.items()}[method]
-    if host not in args.methods:
-        return ""
-    return (" Reported from the " + NAMES[host] + " trial: the MRF's final fit on all labels is "
-            "this model (same data and seed).")
-
-
-def _mrf_note(args, ok, method, source):
-    """Report line of an MRF method (:func:`_harness.mrf_note`)."""
-    lambdas = [r["mrf_lambda"] for r in ok if r["method"] == method]
-    return _harness.mrf_note(NAMES[method], source, "alpha-expansion", MRF_CV,
-                             args.mrf_cv_images, lambdas)
-
-
-def _tv_weight(args, method):
-    """``"0.1 (the default)"``: the total-variation weight of ``tv`` or ``chm-tv`` runs."""
-    params = args.convnet_params if method == "tv" else args.chm_params
-    if "tv_weight" in params:
-        return f"{float(params['tv_weight']):g} (from the shared parameters)"
-    if method == "tv":
-        from chm.convnet import ConvNetSegmenter as cls
-    else:
-        from chm.estimator import CHM as cls
-    return f"{cls().tv_weight:g} (the default)"
-
-
-def palette_cmap():
-    """The 8-colour map of the classes, black for unknown (negative) labels."""
-    from matplotlib.colors import ListedColormap
-
-    cmap = ListedColormap([color for _, color in PALETTE], name="stanford")
-    return cmap.with_extremes(under="black")
-
-
-def write_samples(path, args, runs, test_x, test_y, panels):
-    """Fig. 4-style panels (image, supervised, TV, truth) at the first size, fold and seed."""
-    from chm.plotting import save_panels
-
-    size, fold, seed = args.sizes[0], args.folds[0], args.seeds[0]
-    columns = {}
-    for method in ("supervised", "tv"):
-        for r in runs:
-            if (r["method"] == method and r["n_labeled"] == size and r["fold"] == fold
-                    and r["seed"] == seed and r["status"] == "ok" and "_maps" in r):
-                columns[f"{NAMES[method]} ({100 * r['pixel_error']:.1f}%)"] = \
-                    [r["_maps"][i] for i in panels]
-    if not columns:
-        return False
-    columns["ground truth"] = [test_y[i] for i in panels]
-    save_panels(path, [test_x[i] for i in panels], columns, cmap=palette_cmap(),
-                n_classes=len(PALETTE))
-    return True
 
 
 def main(argv=None):
@@ -620,7 +392,7 @@ def main(argv=None):
     if bad:
         raise SystemExit(f"--folds {bad}: only {n_folds} folds over {n_images} images")
     _, _, test_x, test_y = split(data, args.folds[0])
-    panels = _harness.panel_indices(len(test_x), N_PANELS)
+    panels = panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "convnet_params": args.convnet_params,
               "chm_params": args.chm_params, "threads": _threads(args.n_jobs),
               "mrf_cv_images": args.mrf_cv_images}
@@ -635,17 +407,18 @@ def main(argv=None):
     if args.chm_params and any(m in CHM_METHODS for m in args.methods):
         print(f"shared CHM parameters: {json.dumps(args.chm_params)}", flush=True)
 
-    with _harness.feature_cache(args.feature_cache) as cache:
+    with feature_cache(args.feature_cache) as cache:
         config["feature_cache"] = cache
-        runs = _harness.run_trials(
+        runs = run_trials(
             stanford_trial, trials, n_jobs=args.n_jobs,
             progress_keys=["method", "n_labeled", "fold", "seed", "pixel_error", "fit_seconds",
                            "train_images_per_s", "predict_seconds", "mrf_lambda"])
     wall = time.perf_counter() - t_start
-    text = write_report(args, runs, wall, argv, out, n_images)
+    text = write_report(args, runs, wall, argv, out, n_images, n_folds=n_folds, script=__file__,
+                        mrf_cv=MRF_CV, fold_seed=FOLD_SEED)
     if write_samples(out / "fig4_samples.png", args, runs, test_x, test_y, panels):
         print(f"samples: {out / 'fig4_samples.png'}")
-    return _harness.finish(text, out, runs)
+    return finish(text, out, runs)
 
 
 if __name__ == "__main__":

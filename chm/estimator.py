@@ -77,6 +77,15 @@ def level_features(image, bank, downscale, n_levels):
 
 _ROW_BLOCK = 1 << 15  # pixel rows per block of a unit's prediction
 _PREDICT_CHUNK = 16  # images whose features are held at once in a prediction
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def _stored(features, dtype):
+    """Level features as stored: float16 halves their memory, unless a value would not fit
+    (then that level stays float32). Every unit input built from them is float32."""
+    if dtype == "float16" and np.abs(features).max(initial=0.0) < _FLOAT16_MAX:
+        return features.astype(np.float16)
+    return features
 
 def _sample_rows(X, n_max, rng):
     """Up to ``n_max`` random pixel rows of the stacks ``X``, in pixel order."""
@@ -135,6 +144,15 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         resampled back to the input size. ``1`` works at full resolution.
     bank : features.Filter or None
         Image filter bank; ``None`` uses ``features.default_bank``.
+        ``features.chm_bank()`` is the original CHM's 476 features; a bank
+        that learns from images (``features.LearnedFilters``) is fitted, as a
+        copy, on the training images inside :meth:`fit`.
+    feature_dtype : {"float32", "float16"}, default "float32"
+        How the image features of the training (and predicted) images are
+        held between units. ``"float16"`` halves the largest arrays of a
+        fit (about 3 significant digits; a level whose values exceed the
+        float16 range stays float32); the classifiers always compute in
+        float32.
     context_radii : tuple of int >= 1, default (1, 2, 4, 8)
         Radii of the stencil (centre plus 8 directions per radius) at which
         context maps are sampled.
@@ -149,10 +167,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         than 4 x 4 both with and without TV; 16 x 8 overfits.
     epochs : int >= 0 or "auto", default 15
         Passes over the training images (0 keeps the initial weights).
-        ``"auto"`` chooses it by early stopping on held-out labeled pixels,
-        once, on the first classifier (:mod:`chm.training_length`; at most
-        ``training_length.MAX_EPOCHS``): sparse labels then get short
-        trainings and dense labels long ones.
+        ``"auto"`` chooses it by early stopping on the (smoothed) error of
+        held-out labeled pixels, once, on the first classifier
+        (:mod:`chm.training_length`; at most ``training_length.MAX_EPOCHS``):
+        sparse labels then get short trainings and dense labels long ones.
     batch_images : int >= 1, default 16
         Images per mini-batch.
     learning_rate : float > 0, default 0.01
@@ -242,7 +260,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         The epochs every classifier trained for; the chosen ones with
         ``epochs="auto"``.
     epoch_search_ : chm.training_length.EpochChoice or None
-        With ``epochs="auto"``: the held-out loss after every epoch.
+        With ``epochs="auto"``: the held-out error and loss after every epoch.
     plan_ : chm.plan.Plan
         The hierarchy; ``units_`` its fitted classifiers, in order.
     receptive_field_ : int
@@ -276,6 +294,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                                  sets=True)],
         "downscale": [Interval(Real, 1, None, closed="left")],
         "bank": [None, Filter],
+        "feature_dtype": [Options({"float32", "float16"})],
         "context_radii": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
         "context_average": [Boolean()],
         "n_groups": [Interval(Integral, 1, None, closed="left"),
@@ -302,7 +321,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, n_levels=4, n_stages=1, later_stages="hierarchy", classifier="ldnn", tv_weight=0.1, penalty="tv",
-                 penalty_cv=3, tv_levels="full_resolution", downscale=2.0, bank=None, context_radii=(1, 2, 4, 8), context_average=False,
+                 penalty_cv=3, tv_levels="full_resolution", downscale=2.0, bank=None,
+                 feature_dtype="float32", context_radii=(1, 2, 4, 8), context_average=False,
                  n_groups=8, n_disc=8, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
                  dropout=0.0, crop=64, class_weight=None, context_cv=8, average_folds=True, average_flip=False,
@@ -318,6 +338,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.tv_levels = tv_levels
         self.downscale = downscale
         self.bank = bank
+        self.feature_dtype = feature_dtype
         self.context_radii = context_radii
         self.context_average = context_average
         self.n_groups = n_groups
@@ -390,15 +411,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- features
     def _image_features(self, images, plan):
-        """Per image, per level: float32 (H_l, W_l, F) image features."""
-        features = check_memory(self.memory).cache(level_features)
+        """Per image, per level: (H_l, W_l, F) image features, stored as ``feature_dtype``."""
+        cached = check_memory(self.memory).cache(level_features)
         args = (self.bank_, plan.downscale, plan.n_levels)
+
+        def features(im):
+            return [_stored(f, self.feature_dtype) for f in cached(im, *args)]
+
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
         show = self.verbose >= 1 and len(images) > 1
         if n_jobs == 1 or len(images) < 2:
-            return [features(im, *args) for im in bar(images, show, "features", unit="image")]
+            return [features(im) for im in bar(images, show, "features", unit="image")]
         jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-            delayed(features)(im, *args) for im in images)
+            delayed(features)(im) for im in images)
         return list(bar(jobs, show, "features", total=len(images), unit="image"))
 
     @staticmethod
@@ -612,16 +637,16 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         penalty, weight = (self.penalty_, self.tv_weight_) if fixed else (None, 0.0)
         image_guides = guides(penalty, spec.level) if fixed else None
 
-        def train(train_labels, held_out, max_epochs, patience):
+        def train(train_labels, held_out, max_epochs, stop):
             return self._train(X, train_labels, penalty, weight, image_guides, "training length",
                                copy.deepcopy(rng), spec.level, validation=held_out, epochs=max_epochs,
-                               patience=patience)[1]
+                               stop=stop)[1]
 
         choice = training_length.choose_epochs(ys, train, int(self.penalty_cv), copy.deepcopy(rng))
         self.epochs_, self.epoch_search_ = choice.epochs, choice
         self._log(1, f"training length ({len(choice.val_loss)} epochs run, "
-                     f"{time.perf_counter() - t0:.1f}s): held-out loss lowest after "
-                     f"{choice.epochs} epochs ({min(choice.val_loss):.4f})")
+                     f"{time.perf_counter() - t0:.1f}s): smoothed held-out error lowest "
+                     f"after {choice.epochs} epochs")
 
     def _size(self, name, level):
         """``n_groups`` or ``n_disc`` of the classifiers of pyramid ``level``."""
@@ -629,12 +654,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         return int(value if isinstance(value, Integral) else value[level])
 
     def _train(self, X, ys, penalty, weight, guides, name, rng, level=0, validation=None,
-               epochs=None, patience=None):
+               epochs=None, stop=None):
         """One classifier on inputs ``X``, with ``weight * penalty`` unless the weight is 0;
         sized for pyramid ``level`` (:meth:`_size`).
 
         It trains for ``epochs_`` epochs unless ``epochs`` is given;
-        ``validation`` and ``patience``: see :func:`chm.classifiers.train_stage`.
+        ``validation`` and ``stop``: see :func:`chm.classifiers.train_stage`.
         """
         clf = make_stage(self.classifier, self.n_classes_, n_groups=self._size("n_groups", level),
                          n_disc=self._size("n_disc", level))
@@ -645,7 +670,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                            solver=self.solver, momentum=self.momentum,
                            weight_decay=self.weight_decay, dropout=self.dropout, crop=self.crop,
                            class_weight=self.class_weight, guides=guides,
-                           rng=rng, validation=validation, patience=patience,
+                           rng=rng, validation=validation, stop=stop,
                            verbose=self.verbose - 1, name=name)
         return clf, hist
 

@@ -128,7 +128,7 @@ def _labeled_rows(maps, labels):
 def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_entropy",
                 epochs=30, batch_images=16, learning_rate=0.01, solver="adam", momentum=0.9,
                 weight_decay=0.0, dropout=0.0, crop=None, class_weight=None, guides=None, rng=None,
-                validation=None, patience=None, verbose=0, name="stage"):
+                validation=None, stop=None, verbose=0, name="stage"):
     """Train a stage classifier on feature maps with sparse labels.
 
     Parameters
@@ -166,12 +166,12 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     rng : numpy.random.RandomState
     validation : list of int arrays (H, W) or None
         Held-out labels of each image (class index, -1 elsewhere), never
-        trained on: after every epoch their mean supervised loss E_S is
-        recorded as ``"val_loss"`` (the training length chosen from the data,
-        :mod:`chm.training_length`).
-    patience : int or None
-        With ``validation``, stop once ``val_loss`` has not improved on its
-        best for this many epochs.
+        trained on: after every epoch their mean supervised loss E_S and
+        their error rate are recorded as ``"val_loss"`` and ``"val_error"``
+        (the training length chosen from the data, :mod:`chm.training_length`).
+    stop : callable or None
+        ``stop(history) -> bool``, asked after every epoch: True ends the
+        training (early stopping).
     verbose : int
         > 0 draws a bar of the epochs on stderr; > 1 also prints one line
         per epoch.
@@ -179,8 +179,8 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     Returns
     -------
     history : list of dict
-        Per-epoch mean E_S, E_U, seconds (and ``val_loss`` with
-        ``validation``); shorter than ``epochs`` when ``patience`` stopped it.
+        Per-epoch mean E_S, E_U, seconds (and ``val_loss``, ``val_error``
+        with ``validation``); shorter than ``epochs`` when ``stop`` ended it.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -195,7 +195,6 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
     cw = class_weights(y_all, clf.n_classes_, class_weight)
     clf.init_params(np.concatenate(XL), y_all, rng)
     held_out = None if validation is None else _labeled_rows(maps, validation)
-    best_val, since_best = np.inf, 0
     opt = _Optimizer(clf.params_, solver, learning_rate, momentum)
     n_img = len(maps)
     steps_per_epoch = int(np.ceil(n_img / batch_images))
@@ -249,16 +248,17 @@ def train_stage(clf, maps, labels, *, penalty=None, tv_weight=0.0, loss="cross_e
         rec = {"epoch": epoch + 1, "E_S": es_sum / steps_per_epoch,
                "E_U": eu_sum / steps_per_epoch, "seconds": time.perf_counter() - t0}
         if held_out is not None:
-            rec["val_loss"] = supervised_loss(clf.predict_proba(held_out[0]), held_out[1], loss)[0]
-            best_val, since_best = ((rec["val_loss"], 0) if rec["val_loss"] < best_val
-                                    else (best_val, since_best + 1))
+            P_val = clf.predict_proba(held_out[0])
+            rec["val_loss"] = supervised_loss(P_val, held_out[1], loss)[0]
+            rec["val_error"] = float(np.mean(P_val.argmax(axis=1) != held_out[1]))
         history.append(rec)
         epoch_bar.update()
         if verbose > 1:
             log(f"[chm] {name} epoch {epoch + 1}/{epochs}  E_S={rec['E_S']:.4f}  "
                 f"E_U={rec['E_U']:.4f}  {rec['seconds']:.2f}s"
-                + (f"  val={rec['val_loss']:.4f}" if held_out is not None else ""))
-        if patience is not None and since_best >= patience:
+                + (f"  val={rec['val_loss']:.4f} ({100 * rec['val_error']:.2f}%)"
+                   if held_out is not None else ""))
+        if stop is not None and stop(history):
             break
     epoch_bar.close()
     return history

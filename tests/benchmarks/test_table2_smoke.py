@@ -102,12 +102,12 @@ def test_shared_supervised_run_equals_standalone_fit(table2, host, guest):
 
 
 def test_share_fits_merges_matching_trials(table2):
-    import _harness
+    import _trials
 
     trials = [{"method": "m", "n": 10, "seed": 0}, {"method": "m", "n": 20, "seed": 0},
               {"method": "s", "n": 10, "seed": 0, "_panels": [1]},
               {"method": "s", "n": 30, "seed": 0}]
-    merged = _harness.share_fits(trials, "m", "s", keys=["n", "seed"])
+    merged = _trials.share_fits(trials, "m", "s", keys=["n", "seed"])
     assert [(t["method"], t["n"]) for t in merged] == [("m", 10), ("m", 20), ("s", 30)]
     assert merged[0]["_with_supervised"] is True and merged[0]["_panels"] == [1]
     assert "_with_supervised" not in merged[1]

@@ -719,3 +719,26 @@ def test_a_bank_that_learns_is_fitted_as_a_copy_on_the_working_images(binary_dat
     expected = np.mean([working_image(im, 2.0, 2).mean() for im in images])
     assert learned.mean_ == pytest.approx(expected, rel=1e-6)
     assert accuracy(model.predict(images), masks) > 0.7
+
+
+def test_float16_features_hold_half_the_memory_and_predict_alike(binary_data):
+    images, masks, labels = binary_data
+    m32 = small(context_cv=None).fit(images, labels)
+    m16 = small(context_cv=None, feature_dtype="float16").fit(images, labels)
+    f16 = m16._image_features(images[:1], m16.plan_)[0]
+    f32 = m32._image_features(images[:1], m32.plan_)[0]
+    assert all(a.dtype == np.float16 and b.dtype == np.float32 for a, b in zip(f16, f32))
+    np.testing.assert_allclose(f16[0].astype(np.float32), f32[0], rtol=1e-3, atol=1e-4)
+    p32, p16 = np.stack(m32.predict_proba(images)), np.stack(m16.predict_proba(images))
+    assert p16.dtype == np.float32
+    assert np.abs(p32 - p16).max() < 0.05
+    assert abs(accuracy(m16.predict(images), masks) - accuracy(m32.predict(images), masks)) < 0.02
+
+
+def test_float16_storage_keeps_float32_where_values_exceed_its_range():
+    from chm.estimator import _stored
+
+    big = np.array([[[7e4]]], np.float32)
+    assert _stored(big, "float16").dtype == np.float32
+    assert _stored(big / 10, "float16").dtype == np.float16
+    assert _stored(big, "float32") is big

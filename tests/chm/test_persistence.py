@@ -522,3 +522,21 @@ def test_allow_list_covers_every_filter_stage_and_penalty():
     expected = (concrete_subclasses(features.Filter) | concrete_subclasses(Penalty)
                 | {object_tree.qualified_name(cls) for cls in STAGES.values()})
     assert expected <= persistence.ALLOWED_CLASSES, expected - persistence.ALLOWED_CLASSES
+
+
+@pytest.mark.parametrize("bank", ["chm", "learned"])
+def test_models_with_the_chm_bank_or_learned_filters_round_trip(gray, tmp_path, bank):
+    images, labels = gray
+    if bank == "chm":
+        filt = features.chm_bank(scale=0.5)
+    else:
+        filt = features.FilterBank([features.GaussianFilter((1,)),
+                                    features.LearnedFilters(n_filters=4, patch_size=3,
+                                                            n_patches=300, random_state=0)])
+    model = small_chm(bank=filt, context_cv=None).fit(images, labels)
+    model.save(tmp_path / "m.chm")
+    back = chm.load(tmp_path / "m.chm")
+    for a, b in zip(model.predict_proba(images), back.predict_proba(images)):
+        np.testing.assert_array_equal(a, b)
+    if bank == "learned":
+        np.testing.assert_array_equal(back.bank_.filters[1].filters_, model.bank_.filters[1].filters_)

@@ -37,19 +37,38 @@ def test_split_holds_out_one_fold_of_every_images_labels():
         assert abs(int((h >= 0).sum()) - n / 4) <= 1
 
 
-def test_choice_is_the_epoch_of_the_lowest_held_out_loss():
-    curve = [0.9, 0.5, 0.4, 0.45, 0.6]
+def test_smoothing_is_a_moving_mean_shrinking_at_the_ends():
+    curve = [4.0, 0.0, 2.0, 6.0, 8.0]
+    np.testing.assert_allclose(training_length.smoothed(curve, 3), [2, 2, 8 / 3, 16 / 3, 7])
+    np.testing.assert_allclose(training_length.smoothed(curve, 3, centred=False),
+                               [4, 2, 2, 8 / 3, 16 / 3])
+
+
+def test_choice_is_the_epoch_of_the_lowest_smoothed_held_out_error():
+    # a single lucky epoch (0.10 at epoch 2) loses to a low stretch (epochs 5-7)
+    errors = [0.30, 0.10, 0.30, 0.20, 0.15, 0.14, 0.15, 0.25, 0.30, 0.30]
     labels = [np.array([[0, 1, -1], [1, 0, 0]])]
 
-    def train(train_labels, held, max_epochs, patience):
-        assert max_epochs == 50 and patience == 3
+    def train(train_labels, held, max_epochs, stop):
+        assert max_epochs == 50
         assert sum(int((h >= 0).sum()) for h in held) > 0
-        return [{"val_loss": v} for v in curve]
+        return [{"val_error": e, "val_loss": 2 * e} for e in errors]
 
     choice = training_length.choose_epochs(labels, train, 3, np.random.RandomState(0),
                                            max_epochs=50, patience=3)
-    assert choice.epochs == 3
-    assert choice.val_loss == tuple(curve)
+    assert choice.epochs == 6
+    assert choice.val_error == tuple(errors) and choice.val_loss == tuple(2 * e for e in errors)
+    assert int(np.argmin(errors)) + 1 == 2     # what the raw curve would have chosen
+
+
+def test_stop_rule_waits_patience_epochs_after_the_trailing_minimum():
+    stop = training_length.stop_after(3)
+    history = []
+    for e in [0.5, 0.4, 0.3, 0.3, 0.35, 0.4, 0.45, 0.5, 0.5, 0.5]:
+        history.append({"val_error": e})
+        trail = training_length.smoothed([r["val_error"] for r in history], centred=False)
+        assert stop(history) == (len(trail) - 1 - int(np.argmin(trail)) >= 3)
+    assert not stop(history[:4]) and stop(history)
 
 
 def test_too_few_labels_are_refused():
@@ -57,24 +76,30 @@ def test_too_few_labels_are_refused():
         training_length.choose_epochs([np.array([[0, -1]])], None, 3, np.random.RandomState(0))
 
 
-def test_trainer_records_the_held_out_loss_and_stops_after_patience():
+def test_trainer_records_the_held_out_loss_and_error_and_stops_when_told():
     rng = np.random.RandomState(0)
     maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(3)]
-    labels = [rng.randint(0, 2, (8, 9)) for _ in maps]      # noise: the held-out loss rises
+    labels = [rng.randint(0, 2, (8, 9)) for _ in maps]
     held = [np.where(rng.random_sample((8, 9)) < 0.5, lab, -1) for lab in labels]
     train = [np.where(h >= 0, -1, lab) for lab, h in zip(labels, held)]
     clf = make_stage("ldnn", 2, n_groups=4, n_disc=4)
+    seen = []
+
+    def stop(history):
+        seen.append(len(history))
+        return len(history) == 7
+
     hist = train_stage(clf, maps, train, epochs=200, batch_images=1, learning_rate=0.05,
-                       validation=held, patience=4, rng=np.random.RandomState(0))
-    val = [h["val_loss"] for h in hist]
-    assert len(hist) < 200
-    best = int(np.argmin(val))
-    assert len(hist) == best + 1 + 4                          # stopped 4 epochs after its best
-    # the recorded value is the mean cross-entropy of the held-out rows
+                       validation=held, stop=stop, rng=np.random.RandomState(0))
+    assert len(hist) == 7 and seen == list(range(1, 8))
+    # the recorded values are those of the held-out rows under the final weights
     rows = np.concatenate([m.reshape(-1, 3)[h.reshape(-1) >= 0] for m, h in zip(maps, held)])
     y = np.concatenate([h.reshape(-1)[h.reshape(-1) >= 0] for h in held])
-    p = clf.predict_proba(rows)[np.arange(len(y)), y]
-    assert val[-1] == pytest.approx(float(-np.log(np.maximum(p, 1e-6)).mean()), rel=1e-5)
+    P = clf.predict_proba(rows)
+    p = P[np.arange(len(y)), y]
+    assert hist[-1]["val_loss"] == pytest.approx(float(-np.log(np.maximum(p, 1e-6)).mean()),
+                                                 rel=1e-5)
+    assert hist[-1]["val_error"] == pytest.approx(float(np.mean(P.argmax(axis=1) != y)))
 
 
 def test_the_held_out_labels_are_never_trained_on():
@@ -98,8 +123,9 @@ def test_auto_chm_records_the_choice_and_trains_every_unit_that_long(data):
     model = small().fit(images, labels)
     choice = model.epoch_search_
     assert isinstance(choice, training_length.EpochChoice)
-    assert model.epochs_ == choice.epochs == int(np.argmin(choice.val_loss)) + 1
-    assert len(choice.val_loss) <= training_length.MAX_EPOCHS
+    assert model.epochs_ == choice.epochs
+    assert choice.epochs == int(np.argmin(training_length.smoothed(choice.val_error))) + 1
+    assert len(choice.val_error) == len(choice.val_loss) <= training_length.MAX_EPOCHS
 
 
 def test_the_auto_model_equals_the_model_of_the_chosen_length(data):
