@@ -196,6 +196,7 @@ WEIZMANN_METHODS.add("supervised+mrf", "supervised + MRF", _chm_supervised, mrf_
 WEIZMANN_METHODS.add("supervised+l2", "supervised + L2", _chm_l2, uses=_CHM + ("l2",),
                      info=_l2_info)
 WEIZMANN_METHODS.add("tv", "TV", _chm_tv, uses=_CHM, info=_tv_info)
+WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM + ("mrf_cv_images",))
 WEIZMANN_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")
 WEIZMANN_METHODS.add("dense", "dense labels", _chm_supervised, dense=True, uses=_CHM,
                      info=_tv_info)

@@ -91,6 +91,8 @@ def write_report(args, runs, wall, argv, out, *, script, n_train, mrf_cv, **timi
         f"weight decay is a fixed value given by `--l2`, not tuned.",
         "tv": f"- TV: CHM with tv_weight={args.chm_params.get('tv_weight', _default_tv_weight()):g}"
         + (" (from --chm-params)." if "tv_weight" in args.chm_params else " (the default)."),
+        "tv+mrf": mrf_note(NAMES["tv+mrf"], "the TV", "graph cut", mrf_cv, args.mrf_cv_images,
+                           [r["mrf_lambda"] for r in ok if r["method"] == "tv+mrf"]),
         "forest": FOREST_NOTE,
         "dense": "- dense labels: CHM(tv_weight=0) trained with "
         + ("every training pixel labeled" if args.dense_px == 0

@@ -147,6 +147,16 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         ``features.chm_bank()`` is the original CHM's 476 features; a bank
         that learns from images (``features.LearnedFilters``) is fitted, as a
         copy, on the training images inside :meth:`fit`.
+    learned_filters : int >= 0, default 64
+        With ``bank=None``: filters learned from the training images
+        (``features.LearnedFilters``: whitened 7 x 7 patches clustered by
+        k-means, triangle encoding; Coates & Ng 2011) added to the default
+        bank, fitted inside :meth:`fit` with a seed drawn from
+        ``random_state``. Ignored when ``bank`` is given. On Weizmann Horse
+        at 10 labeled pixels per image (seed 0) 64 filters lower the
+        supervised error from 14.63 % to 12.18 % and the TV error to
+        11.64 %, and the dense-label error from 8.16 % to 6.75 % with 32
+        (benchmarks/results/capacity). ``0`` gives the plain default bank.
     feature_dtype : {"float32", "float16"}, default "float32"
         How the image features of the training (and predicted) images are
         held between units. ``"float16"`` halves the largest arrays of a
@@ -295,6 +305,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "downscale": [Interval(Real, 1, None, closed="left")],
         "bank": [None, Filter],
         "feature_dtype": [Options({"float32", "float16"})],
+        "learned_filters": [Interval(Integral, 0, None, closed="left")],
         "context_radii": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=1)],
         "context_average": [Boolean()],
         "n_groups": [Interval(Integral, 1, None, closed="left"),
@@ -322,7 +333,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_levels=4, n_stages=1, later_stages="hierarchy", classifier="ldnn", tv_weight=0.1, penalty="tv",
                  penalty_cv=3, tv_levels="full_resolution", downscale=2.0, bank=None,
-                 feature_dtype="float32", context_radii=(1, 2, 4, 8), context_average=False,
+                 learned_filters=64, feature_dtype="float32", context_radii=(1, 2, 4, 8),
+                 context_average=False,
                  n_groups=8, n_disc=8, epochs=15, batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
                  dropout=0.0, crop=64, class_weight=None, context_cv=8, average_folds=True, average_flip=False,
@@ -338,6 +350,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.tv_levels = tv_levels
         self.downscale = downscale
         self.bank = bank
+        self.learned_filters = learned_filters
         self.feature_dtype = feature_dtype
         self.context_radii = context_radii
         self.context_average = context_average
@@ -396,7 +409,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     def _fitted_bank(self, images):
         """The bank used: ``bank`` or the default one; a copy fitted on the working images
         when it learns from images (:attr:`features.Filter.needs_fit`)."""
-        bank = self.bank if self.bank is not None else default_bank(color=self.n_channels_ == 3)
+        bank = self.bank
+        if bank is None:
+            n_learned = int(self.learned_filters)
+            seed = (check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+                    if n_learned else None)
+            bank = default_bank(color=self.n_channels_ == 3, n_learned=n_learned, random_state=seed)
         if not bank.needs_fit:
             return bank
         t0 = time.perf_counter()

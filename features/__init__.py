@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 
-def default_bank(color=False):
+def default_bank(color=False, n_learned=0, random_state=None):
     """The default pixel description: intensity, scale space and texture.
 
     =======================================  ==========================  ========
@@ -95,13 +95,18 @@ def default_bank(color=False):
     :class:`LabColor` (``color=True``)       sigma 1, 3, 8                9
     =======================================  ==========================  ========
 
-    85 features for gray images, 94 with colour.
+    85 features for gray images, 94 with colour, plus ``n_learned``.
 
     Parameters
     ----------
     color : bool
         Add smoothed CIE Lab channels; the bank then needs RGB input. Without
         them RGB images are described by their luminance only.
+    n_learned : int >= 0, default 0
+        Add :class:`LearnedFilters` with this many filters (learned from the
+        images the bank is fitted on; the bank then ``needs_fit``).
+    random_state : int or None
+        Seed of the learned filters.
 
     Returns
     -------
@@ -126,6 +131,8 @@ def default_bank(color=False):
     ]
     if color:
         filters.append(LabColor((1, 3, 8)))
+    if n_learned:
+        filters.append(LearnedFilters(n_filters=n_learned, random_state=random_state))
     return FilterBank(filters)
 
 

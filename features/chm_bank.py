@@ -55,7 +55,7 @@ from .base import (
 )
 from .intensity import _sample_planes, offset_names, stencil_offsets
 from .scale_space import _gaussian_derivative, _gradient
-from .texture import _gabor_planes, integral_image
+from .texture import _gabor_planes, _orientation_votes, integral_image
 
 __all__ = ["HaarRectangles", "HOGBlocks", "EdgeWindow", "GaborQuadrature", "DenseSIFT",
            "CrossStencil", "chm_bank"]
@@ -103,26 +103,6 @@ def _polar_gradient(gray, sigma, memo):
     if memo is not None:
         memo[key] = result
     return result
-
-
-def _orientation_votes(magnitude, angle, n_bins, signed):
-    """Vote planes ``(n_bins, H, W)``: the magnitude split between the two nearest bins.
-
-    Bin ``b`` is centred on ``b * period / n_bins`` with ``period = 2 pi``
-    (``signed``) or ``pi``; the weights are linear in the angle, circularly.
-    """
-    period = 2 * np.pi if signed else np.pi
-    t = np.mod(angle, period) * magnitude.dtype.type(n_bins / period)
-    lower = np.floor(t)
-    upper_w = (t - lower) * magnitude
-    lower_w = magnitude - upper_w
-    lower = lower.astype(np.intp).ravel() % n_bins  # t == n_bins after rounding -> bin 0
-    upper = (lower + 1) % n_bins
-    pixels = np.arange(magnitude.size)
-    votes = np.zeros((n_bins, magnitude.size), magnitude.dtype)
-    votes[lower, pixels] = lower_w.ravel()
-    votes[upper, pixels] += upper_w.ravel()  # (bin, pixel) pairs are distinct: n_bins >= 2
-    return votes.reshape((n_bins,) + magnitude.shape)
 
 
 def _cell_grid(votes, cell, n_cells):

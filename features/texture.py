@@ -149,30 +149,34 @@ class GaborFilter(ImageFilter):
 # --- HOG-like cells ------------------------------------------------------------------
 
 
-def _orientation_votes(gray, n_bins, sigma, memo=None):
-    """Gradient magnitude split between the two nearest of ``n_bins`` unsigned bins.
+def _orientation_votes(magnitude, angle, n_bins, signed):
+    """Vote planes ``(n_bins, H, W)``: the magnitude split between the two nearest bins.
 
-    Bin ``b`` is centred on ``b * pi / n_bins`` (bin 0: horizontal gradient,
-    i.e. a vertical edge); the weight goes linearly (circularly) to the two
-    bins whose centres bracket the angle.
+    Bin ``b`` is centred on ``b * period / n_bins`` with ``period = 2 pi``
+    (``signed``) or ``pi``; the weights are linear in the angle, circularly.
     """
-    gy, gx = _gradient(gray, sigma, memo)
-    mag = np.sqrt(gy * gy + gx * gx)
-    t = np.mod(np.arctan2(gy, gx), np.pi) * np.float32(n_bins / np.pi)
+    period = 2 * np.pi if signed else np.pi
+    t = np.mod(angle, period) * magnitude.dtype.type(n_bins / period)
     lower = np.floor(t)
-    upper_w = (t - lower) * mag
-    lower_w = mag - upper_w
-    lower = lower.astype(np.intp).ravel() % n_bins
+    upper_w = (t - lower) * magnitude
+    lower_w = magnitude - upper_w
+    lower = lower.astype(np.intp).ravel() % n_bins  # t == n_bins after rounding -> bin 0
     upper = (lower + 1) % n_bins
-    pixels = np.arange(gray.size)
-    votes = np.zeros((n_bins, gray.size), gray.dtype)
+    pixels = np.arange(magnitude.size)
+    votes = np.zeros((n_bins, magnitude.size), magnitude.dtype)
     votes[lower, pixels] = lower_w.ravel()
     votes[upper, pixels] += upper_w.ravel()  # (bin, pixel) pairs are distinct: n_bins >= 2
-    return votes.reshape((n_bins,) + gray.shape)
+    return votes.reshape((n_bins,) + magnitude.shape)
+
+
+def _gradient_votes(gray, n_bins, sigma, memo=None):
+    """Unsigned orientation votes of the Gaussian gradient (scale ``sigma``) of ``gray``."""
+    gy, gx = _gradient(gray, sigma, memo)
+    return _orientation_votes(np.sqrt(gy * gy + gx * gx), np.arctan2(gy, gx), n_bins, signed=False)
 
 
 def _hog_planes(gray, n_bins, cell_radii, sigma, eps, memo=None):
-    votes = _orientation_votes(gray, n_bins, sigma, memo)
+    votes = _gradient_votes(gray, n_bins, sigma, memo)
     out = []
     for r in cell_radii:
         hist = ndi.uniform_filter(votes, size=(1, 2 * r + 1, 2 * r + 1), mode="reflect")

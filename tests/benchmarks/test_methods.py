@@ -22,7 +22,7 @@ def test_unknown_method_is_rejected_with_the_known_ones(methods):
         methods.WEIZMANN_METHODS["supervised+crf"]
     message = str(err.value)
     assert "unknown Table 1 method 'supervised+crf'" in message
-    assert ("known methods: supervised, supervised+mrf, supervised+l2, tv, forest, dense"
+    assert ("known methods: supervised, supervised+mrf, supervised+l2, tv, tv+mrf, forest, dense"
             in message)
     with pytest.raises(ValueError, match="unknown Table 2 method 'svm'; known methods: supervised, "
                                          "supervised\\+mrf, tv, dense, chm-supervised"):
@@ -31,11 +31,12 @@ def test_unknown_method_is_rejected_with_the_known_ones(methods):
 
 def test_registry_order_backends_and_hosts(methods):
     t1, t2 = methods.WEIZMANN_METHODS, methods.STANFORD_METHODS
-    assert t1.names() == ("supervised", "supervised+mrf", "supervised+l2", "tv", "forest", "dense")
+    assert t1.names() == ("supervised", "supervised+mrf", "supervised+l2", "tv", "tv+mrf", "forest",
+                          "dense")
     assert t2.names("convnet") == ("supervised", "supervised+mrf", "tv", "dense")
     assert t2.names("chm") == ("chm-supervised", "chm-supervised+mrf", "chm-tv")
     assert t2.names("forest") == ("forest",)
-    assert t1.hosts() == {"supervised+mrf": "supervised"}
+    assert t1.hosts() == {"supervised+mrf": "supervised", "tv+mrf": "tv"}
     assert t2.hosts() == {"supervised+mrf": "supervised", "chm-supervised+mrf": "chm-supervised"}
     assert t1["dense"].dense and not t1["supervised"].dense
     assert "tv" in t1 and "chm-tv" not in t1 and len(t2) == 8

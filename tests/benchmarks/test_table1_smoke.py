@@ -191,3 +191,7 @@ def test_unknown_method_is_rejected_by_the_trial(table1):
     config = {"data": {"synthetic": 4}, "chm_params": {}, "l2": 1e-3}
     with pytest.raises(ValueError, match="unknown Table 1 method 'crf'; known methods: supervised"):
         table1.weizmann_trial("crf", 10, 0, config)
+
+
+def test_every_method_has_a_place_in_the_trial_order(table1):
+    assert sorted(table1.ORDER) == sorted(table1.METHODS)

@@ -199,7 +199,8 @@ def test_rgb_with_default_bank():
     images, masks = make_shapes(3, SHAPE, color=True, random_state=0)
     model = CHM(n_levels=2, epochs=2, downscale=1, random_state=0).fit(images, sparse(masks))
     assert model.n_channels_ == 3
-    assert model.n_features_in_ == features.default_bank(color=True).n_features
+    assert model.n_features_in_ == features.default_bank(color=True).n_features + 64
+    assert isinstance(model.bank_.filters[-1], features.LearnedFilters)
     check_probabilities(model.predict_proba(images), images, 2)
     gray = [im.mean(axis=-1) for im in images]
     with pytest.raises(ValueError, match="3-channel"):
@@ -742,3 +743,21 @@ def test_float16_storage_keeps_float32_where_values_exceed_its_range():
     assert _stored(big, "float16").dtype == np.float32
     assert _stored(big / 10, "float16").dtype == np.float16
     assert _stored(big, "float32") is big
+
+
+def test_learned_filters_join_the_default_bank_fitted_with_a_seed_of_random_state(binary_data):
+    images, masks, labels = binary_data
+    kw = dict(bank=None, learned_filters=4, context_cv=None, n_levels=1)
+    a = small(**kw).fit(images, labels)
+    b = small(**kw).fit(images, labels)
+    other = small(**dict(kw, random_state=1)).fit(images, labels)
+    learned = a.bank_.filters[-1]
+    assert isinstance(learned, features.LearnedFilters) and learned.n_filters == 4
+    assert a.n_features_in_ == features.default_bank().n_features + 4
+    np.testing.assert_array_equal(learned.filters_, b.bank_.filters[-1].filters_)
+    assert not np.array_equal(learned.filters_, other.bank_.filters[-1].filters_)
+    for pa, pb in zip(a.predict_proba(images), b.predict_proba(images)):
+        np.testing.assert_array_equal(pa, pb)
+    plain = small(bank=None, context_cv=None, n_levels=1).fit(images, labels)
+    assert plain.n_features_in_ == features.default_bank().n_features
+    assert not plain.bank_.needs_fit

@@ -5,9 +5,7 @@ import pytest
 import chm
 import features
 from chm import penalty_search
-from chm.datasets import sample_sparse_labels
 from chm.penalties import QuadraticVariation, TotalVariation
-from chm.synthetic import make_shapes
 
 
 def small(**kw):
@@ -16,12 +14,6 @@ def small(**kw):
                   bank=features.FilterBank([features.GaussianFilter(sigmas=(1, 2))]))
     params.update(kw)
     return chm.CHM(**params)
-
-
-@pytest.fixture(scope="module")
-def data():
-    images, masks = make_shapes(4, (32, 40), random_state=0)
-    return images, masks, sample_sparse_labels(masks, 40, random_state=0)
 
 
 def test_candidates_always_start_with_no_penalty():

@@ -6,8 +6,6 @@ import chm
 import features
 from chm import training_length
 from chm.classifiers import make_stage, train_stage
-from chm.datasets import sample_sparse_labels
-from chm.synthetic import make_shapes
 
 
 def small(**kw):
@@ -16,12 +14,6 @@ def small(**kw):
                   bank=features.FilterBank([features.GaussianFilter(sigmas=(1, 2))]))
     params.update(kw)
     return chm.CHM(**params)
-
-
-@pytest.fixture(scope="module")
-def data():
-    images, masks = make_shapes(4, (32, 40), random_state=0)
-    return images, masks, sample_sparse_labels(masks, 40, random_state=0)
 
 
 def test_split_holds_out_one_fold_of_every_images_labels():
