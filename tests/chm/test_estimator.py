@@ -758,6 +758,6 @@ def test_learned_filters_join_the_default_bank_fitted_with_a_seed_of_random_stat
     assert not np.array_equal(learned.filters_, other.bank_.filters[-1].filters_)
     for pa, pb in zip(a.predict_proba(images), b.predict_proba(images)):
         np.testing.assert_array_equal(pa, pb)
-    plain = small(bank=None, context_cv=None, n_levels=1).fit(images, labels)
+    plain = small(bank=None, learned_filters=0, context_cv=None, n_levels=1).fit(images, labels)
     assert plain.n_features_in_ == features.default_bank().n_features
     assert not plain.bank_.needs_fit
