@@ -68,12 +68,18 @@ def test_too_few_labels_are_refused():
         training_length.choose_epochs([np.array([[0, -1]])], None, 3, np.random.RandomState(0))
 
 
-def test_trainer_records_the_held_out_loss_and_error_and_stops_when_told():
+def _noise_split(n_images):
+    """Random 8 x 9 x 3 maps, random labels, and half of each image's labels held out."""
     rng = np.random.RandomState(0)
-    maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(3)]
+    maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(n_images)]
     labels = [rng.randint(0, 2, (8, 9)) for _ in maps]
     held = [np.where(rng.random_sample((8, 9)) < 0.5, lab, -1) for lab in labels]
     train = [np.where(h >= 0, -1, lab) for lab, h in zip(labels, held)]
+    return maps, train, held
+
+
+def test_trainer_records_the_held_out_loss_and_error_and_stops_when_told():
+    maps, train, held = _noise_split(3)
     clf = make_stage("ldnn", 2, n_groups=4, n_disc=4)
     seen = []
 
@@ -95,11 +101,7 @@ def test_trainer_records_the_held_out_loss_and_error_and_stops_when_told():
 
 
 def test_the_held_out_labels_are_never_trained_on():
-    rng = np.random.RandomState(0)
-    maps = [rng.standard_normal((8, 9, 3)).astype(np.float32) for _ in range(2)]
-    labels = [rng.randint(0, 2, (8, 9)) for _ in maps]
-    held = [np.where(rng.random_sample((8, 9)) < 0.5, lab, -1) for lab in labels]
-    train = [np.where(h >= 0, -1, lab) for lab, h in zip(labels, held)]
+    maps, train, held = _noise_split(2)
     fits = []
     for other in (held, [np.where(h >= 0, 1 - h, -1) for h in held]):  # flipped held-out classes
         clf = make_stage("ldnn", 2, n_groups=2, n_disc=2)
