@@ -199,7 +199,7 @@ def test_rgb_with_default_bank():
     images, masks = make_shapes(3, SHAPE, color=True, random_state=0)
     model = CHM(n_levels=2, epochs=2, downscale=1, random_state=0).fit(images, sparse(masks))
     assert model.n_channels_ == 3
-    assert model.n_features_in_ == features.default_bank(color=True).n_features + 64
+    assert model.n_features_in_ == features.default_bank(color=True).n_features + CHM().learned_filters
     assert isinstance(model.bank_.filters[-1], features.LearnedFilters)
     check_probabilities(model.predict_proba(images), images, 2)
     gray = [im.mean(axis=-1) for im in images]
