@@ -178,7 +178,10 @@ def _convnet_tv(config, seed):
 
 
 def _tv_info(model):
-    return {"tv_weight": float(model.tv_weight)}
+    info = {"tv_weight": float(model.tv_weight)}
+    if getattr(model, "epochs_", None) is not None:
+        info["epochs"] = int(model.epochs_)  # the chosen length with epochs="auto"
+    return info
 
 
 def _l2_info(model):
