@@ -16,7 +16,8 @@ CHM (``default`` alone is the default):
 - ``epochs=N`` or ``epochs=auto`` (early stopping on held-out labeled pixels,
   :mod:`chm.training_length`);
 - ``downscale=D``, ``tv=W`` (the TV weight of the ``tv`` method);
-- ``f16`` (``feature_dtype="float16"``).
+- ``f16`` (``feature_dtype="float16"``);
+- ``max_epochs=N``: the cap of ``epochs="auto"`` (``training_length.MAX_EPOCHS``).
 
 Methods: ``supervised`` (``tv_weight=0``), ``tv`` (the default penalty) at
 each ``--px`` labeled pixels per training image, and ``dense`` (``--dense-px``
@@ -92,6 +93,8 @@ def config_params(config):
             params["downscale"] = float(value)
         elif key == "tv":
             params["tv_weight"] = float(value)
+        elif key == "max_epochs":  # the cap of epochs="auto" (training_length.MAX_EPOCHS)
+            params["max_epochs"] = int(value)
         elif key == "f16":
             params["feature_dtype"] = "float16"
         else:
@@ -108,6 +111,10 @@ def _run(key, queue):
     train_x, train_y, test_x, test_y = load_weizmann()
     labels = sample_sparse_labels(train_y, DENSE_PX if method == "dense" else px, random_state=seed)
     params = config_params(config)
+    if "max_epochs" in params:
+        from chm import training_length
+
+        training_length.MAX_EPOCHS = params.pop("max_epochs")
     if method != "tv":
         params["tv_weight"] = 0.0
     model = CHM(**{**params, "random_state": seed, "n_jobs": 2})

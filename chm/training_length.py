@@ -29,7 +29,7 @@ import numpy as np
 from .penalty_search import labeled_pixel_folds
 
 #: Most epochs of the measurement (``CHM(epochs="auto")``).
-MAX_EPOCHS = 100
+MAX_EPOCHS = 300
 #: Epochs without improvement of the smoothed held-out error after which it stops.
 PATIENCE = 10
 #: Width (epochs) of the moving mean that smooths the held-out error.
@@ -101,7 +101,7 @@ def split_labels(labels, n_folds, rng):
     return train, held
 
 
-def choose_epochs(labels, train, n_folds, rng, max_epochs=MAX_EPOCHS, patience=PATIENCE):
+def choose_epochs(labels, train, n_folds, rng, max_epochs=None, patience=PATIENCE):
     """The training length of the smoothed held-out labeled-pixel error minimum.
 
     Parameters
@@ -115,7 +115,9 @@ def choose_epochs(labels, train, n_folds, rng, max_epochs=MAX_EPOCHS, patience=P
         ``"val_loss"``; ``stop`` is its early-stopping rule.
     n_folds : int >= 2
     rng : numpy.random.RandomState
-    max_epochs, patience : int
+    max_epochs : int, optional
+        Default: ``MAX_EPOCHS`` (read at call time).
+    patience : int
 
     Returns
     -------
@@ -128,6 +130,7 @@ def choose_epochs(labels, train, n_folds, rng, max_epochs=MAX_EPOCHS, patience=P
     """
     if sum(int((lab >= 0).sum()) for lab in labels) < 2:
         raise ValueError("epochs='auto' needs at least 2 labeled pixels to hold some out")
+    max_epochs = MAX_EPOCHS if max_epochs is None else int(max_epochs)
     train_labels, held = split_labels(labels, n_folds, rng)
     history = train(train_labels, held, max_epochs, stop_after(patience))
     errors = tuple(float(rec["val_error"]) for rec in history)
