@@ -92,10 +92,14 @@ def run_one(data, protocol, method, seed, args, cache):
     model.fit(train_x, labels)
     fit_s = time.perf_counter() - t0
     preds = model.predict(test_x)
-    return {"data": data, "protocol": protocol, "method": method, "seed": seed,
-            "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
-            "pixel_error": pixel_error(preds, test_y), "f1_class1": f1_of_class(preds, test_y),
-            "fit_seconds": fit_s}
+    run = {"data": data, "protocol": protocol, "method": method, "seed": seed,
+           "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
+           "pixel_error": pixel_error(preds, test_y), "f1_class1": f1_of_class(preds, test_y),
+           "fit_seconds": fit_s}
+    chm_model = getattr(model, "estimator_", model)
+    if getattr(chm_model, "epochs_", None) is not None:
+        run["epochs"] = int(chm_model.epochs_)
+    return run
 
 
 def summary(runs):

@@ -77,7 +77,16 @@ def candidates(penalty, tv_weight):
 
 
 def labeled_pixel_folds(labels, n_folds, rng):
-    """Deal the labeled pixels of every image into ``n_folds`` folds.
+    """Deal the labeled pixels of every image into ``n_folds`` folds, stroke by stroke.
+
+    The unit dealt is a *labeled region*: a set of labeled pixels of one class
+    connected through their 8 neighbours (:func:`scipy.ndimage.label`). A
+    painted stroke is one region, so it is held out whole: a held-out pixel
+    never has a labeled neighbour of its own class in the training folds,
+    which would make the held-out error as low as the training error (the
+    pixels of a stroke are nearly copies of each other). Isolated labeled
+    pixels, as drawn by :func:`chm.datasets.sample_sparse_labels`, are regions
+    of one pixel, dealt as before one by one.
 
     Parameters
     ----------
@@ -90,17 +99,49 @@ def labeled_pixel_folds(labels, n_folds, rng):
     -------
     folds : list of int arrays (H, W)
         Per image, the fold of each labeled pixel, -1 where unlabeled. The
-        pixels are dealt in a random order, image after image, so every fold
-        gets the same share of each image's labels (to one pixel).
+        regions are dealt in a random order, image after image, so every fold
+        gets the same number of each image's regions (to one), and of all
+        regions.
     """
     out, offset = [], 0
     for lab in labels:
-        fold = np.full(lab.shape, -1, np.int64)
-        idx = np.flatnonzero(lab.reshape(-1) >= 0)
-        fold.reshape(-1)[rng.permutation(idx)] = (offset + np.arange(len(idx))) % n_folds
-        offset += len(idx)
-        out.append(fold)
+        regions = labeled_regions(lab)
+        n = int(regions.max())
+        fold_of = np.full(n + 1, -1, np.int64)
+        fold_of[1 + rng.permutation(n)] = (offset + np.arange(n)) % n_folds
+        offset += n
+        out.append(fold_of[regions])
     return out
+
+
+def labeled_regions(labels):
+    """Connected regions (8-neighbour) of equally labeled pixels: 1..n, 0 where unlabeled.
+
+    Parameters
+    ----------
+    labels : int array (H, W)
+        Class index per pixel, -1 where unlabeled.
+
+    Returns
+    -------
+    regions : int64 array (H, W)
+        Numbered in raster order of their first pixel.
+    """
+    from scipy import ndimage
+
+    regions = np.zeros(labels.shape, np.int64)
+    for c in np.unique(labels[labels >= 0]):
+        lab, n = ndimage.label(labels == c, structure=np.ones((3, 3), bool))
+        regions[lab > 0] = lab[lab > 0] + regions.max()
+    if regions.max() == 0:
+        return regions
+    # renumber in raster order of the first pixel, whatever the classes
+    flat = regions.reshape(-1)
+    values, first = np.unique(flat, return_index=True)
+    first = np.sort(first[values > 0])
+    order = np.zeros(flat.max() + 1, np.int64)
+    order[flat[first]] = np.arange(1, len(first) + 1)
+    return order[regions]
 
 
 def search(X, labels, grid, train, guides, n_folds, rng, map_fn=map):

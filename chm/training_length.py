@@ -4,7 +4,8 @@ Sparse and dense labels want very different training lengths: a classifier
 fed ten labeled pixels per image overfits them within a few epochs, while one
 fed two thousand keeps improving for many more. With ``epochs="auto"``
 :class:`chm.CHM` measures it, by early stopping on held-out *labeled pixels*:
-the labeled pixels of every image are dealt into ``n_folds`` folds
+the labeled pixels of every image are dealt into ``n_folds`` folds, a
+painted stroke (a connected region of one class) whole
 (:func:`chm.penalty_search.labeled_pixel_folds`); one classifier is trained on
 all folds but the first for at most ``max_epochs`` epochs, with the unit's
 own settings (penalty included), and after every epoch its error on the

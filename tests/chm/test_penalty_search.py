@@ -27,17 +27,58 @@ def test_candidates_always_start_with_no_penalty():
     assert penalty_search.candidates("auto", 0.0) == [(None, 0.0)]
 
 
-def test_labeled_pixel_folds_deal_every_labeled_pixel_once_and_evenly():
+def test_labeled_pixel_folds_deal_every_labeled_region_once_and_evenly():
     rng = np.random.RandomState(0)
     labels = [np.where(rng.random_sample((9, 11)) < 0.3, rng.randint(0, 2, (9, 11)), -1)
               for _ in range(5)]
     folds = penalty_search.labeled_pixel_folds(labels, 3, np.random.RandomState(1))
+    per_fold = np.zeros(3, int)
     for f, lab in zip(folds, labels):
         np.testing.assert_array_equal(f >= 0, lab >= 0)  # labeled pixels only, all of them
-        counts = np.bincount(f[f >= 0], minlength=3)
-        assert counts.max() - counts.min() <= 1 or lab.max() < 0
-    total = np.bincount(np.concatenate([f[f >= 0] for f in folds]), minlength=3)
-    assert total.max() - total.min() <= 1
+        regions = penalty_search.labeled_regions(lab)
+        fold_of = [np.unique(f[regions == r]) for r in range(1, regions.max() + 1)]
+        assert all(len(u) == 1 for u in fold_of)           # a region stays in one fold
+        counts = np.bincount([u[0] for u in fold_of], minlength=3)
+        assert counts.max() - counts.min() <= 1            # regions of each image dealt evenly
+        per_fold += counts
+    assert per_fold.max() - per_fold.min() <= 1
+
+
+def test_labeled_pixel_folds_of_isolated_pixels_deal_them_one_by_one():
+    # the per-pixel dealing: a random order of each image's labeled pixels
+    rng = np.random.RandomState(0)
+    labels = []
+    for _ in range(4):
+        lab = np.full((20, 20), -1)
+        lab[::3, ::4] = rng.randint(0, 2, lab[::3, ::4].shape)  # no two labeled neighbours
+        labels.append(lab)
+    folds = penalty_search.labeled_pixel_folds(labels, 3, np.random.RandomState(5))
+    ref_rng, offset = np.random.RandomState(5), 0
+    for f, lab in zip(folds, labels):
+        idx = np.flatnonzero(lab.reshape(-1) >= 0)
+        ref = np.full(lab.size, -1)
+        ref[ref_rng.permutation(idx)] = (offset + np.arange(len(idx))) % 3
+        offset += len(idx)
+        np.testing.assert_array_equal(f.reshape(-1), ref)
+
+
+def test_labeled_pixel_folds_hold_out_a_stroke_whole():
+    lab = np.full((12, 30), -1)
+    lab[2, 3:20] = 0           # a horizontal stroke of class 0
+    lab[3, 19:25] = 0          # joined to it diagonally: the same stroke
+    lab[8:10, 5:15] = 1        # a stroke of class 1
+    lab[7, 10] = 0             # touches the class-1 stroke, but is of class 0: its own region
+    lab[11, 28] = 1            # an isolated click
+    regions = penalty_search.labeled_regions(lab)
+    assert regions.max() == 4
+    assert len(np.unique(regions[2, 3:20])) == 1 and regions[3, 24] == regions[2, 3]
+    assert regions[7, 10] != regions[8, 10]
+    for seed in range(5):
+        (f,) = penalty_search.labeled_pixel_folds([lab], 2, np.random.RandomState(seed))
+        np.testing.assert_array_equal(f >= 0, lab >= 0)
+        for r in range(1, 5):
+            assert len(np.unique(f[regions == r])) == 1  # never split
+        assert sorted(np.bincount([f[2, 3], f[8, 5], f[7, 10], f[11, 28]], minlength=2)) == [2, 2]
 
 
 def test_search_trains_without_the_held_out_labels_and_scores_them():
