@@ -96,6 +96,9 @@ def run_one(data, protocol, method, seed, args, cache):
            "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
            "pixel_error": pixel_error(preds, test_y), "f1_class1": f1_of_class(preds, test_y),
            "fit_seconds": fit_s}
+    if args.save_models:
+        Path(args.save_models).mkdir(parents=True, exist_ok=True)
+        chm.save(model, Path(args.save_models) / f"{data}_{protocol}_{method}_{seed}.chm")
     chm_model = getattr(model, "estimator_", model)
     if getattr(chm_model, "epochs_", None) is not None:
         run["epochs"] = int(chm_model.epochs_)
@@ -132,6 +135,8 @@ def main(argv=None):
     parser.add_argument("--thin-images", type=int, default=40)
     parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--save-models", default=None, metavar="DIR",
+                        help="also write every fitted model to DIR (chm.save)")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
