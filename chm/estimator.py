@@ -41,7 +41,7 @@ from .classifiers import make_stage, train_stage
 from .files import label_dtype
 from .hierarchy import (downsample_to_level, grid_step, pad_to_step, padded_shape, pool_labels,
                         pyramid, resize_map)
-from . import penalty_search, training_length
+from . import class_prior, penalty_search, training_length
 from .penalties import PENALTY_NAMES, Penalty, get_penalty
 from .plan import LATER_STAGES, TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
@@ -223,6 +223,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         folds lower the error of the TV model by about 0.7 points and make
         the TV loss better than the supervised loss, which it is not
         without (benchmarks/results/).
+    class_prior : {"estimate", "labels"}, default "estimate"
+        The class shares the predictions are made for. The classifiers learn
+        the posteriors under the shares of the *labeled* pixels; painted
+        strokes label about as many pixels of a small object as of the
+        background, and the model then over-predicts the object.
+        ``"estimate"`` estimates the shares of all pixels of the training
+        images from the fitted model's own output maps (EM, Saerens et al.
+        2002; :mod:`chm.class_prior`) and moves every prediction to them by
+        Bayes' rule; ``"labels"`` keeps the labels' shares. On Weizmann
+        Horse trained from one stroke per class per image (51 % of the
+        labeled pixels horse, 21 % of the pixels) it lowered the pixel error
+        from 16.79 % to 15.07 % (seed 0); random clicks, whose shares are the
+        images', are left nearly as they were.
     average_folds : bool, default True
         With ``context_cv``, every classifier whose output is context
         predicts with the mean of its own probabilities and those of its
@@ -281,6 +294,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     receptive_field_ : int
         Input pixels on each side that reach an output pixel (the halo of
         tiled prediction).
+    label_prior_ : ndarray (n_classes,)
+        The class shares of the labeled pixels (uniform over the labeled
+        classes with ``class_weight="balanced"``).
+    class_prior_ : ndarray (n_classes,)
+        The class shares the predictions are adjusted to (``class_prior``).
 
     Every parameter is checked against ``_parameter_constraints`` at the
     start of :meth:`fit`, before any feature is computed (a ValueError names
@@ -327,6 +345,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "crop": [None, Interval(Integral, 3, None, closed="left")],
         "class_weight": [None, Options({"balanced"})],
+        "class_prior": [Options({"estimate", "labels"})],
         "context_cv": [None, Interval(Integral, 2, None, closed="left")],
         "average_folds": [Boolean()],
         "average_flip": [Boolean()],
@@ -342,8 +361,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                  context_average=False,
                  n_groups=8, n_disc=8, epochs="auto", batch_images=16, learning_rate=0.01,
                  solver="adam", momentum=0.9, loss="cross_entropy", weight_decay=0.0,
-                 dropout=0.0, crop=64, class_weight=None, context_cv=8, average_folds=True, average_flip=False,
-                 memory=None, random_state=None, n_jobs=None,
+                 dropout=0.0, crop=64, class_weight=None, class_prior="estimate", context_cv=8,
+                 average_folds=True, average_flip=False, memory=None, random_state=None, n_jobs=None,
                  verbose=0):
         self.n_levels = n_levels
         self.n_stages = n_stages
@@ -371,6 +390,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.crop = crop
         self.class_weight = class_weight
+        self.class_prior = class_prior
         self.context_cv = context_cv
         self.average_folds = average_folds
         self.average_flip = average_flip
@@ -536,8 +556,24 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 done.update()
                 return maps
 
-            self._walk(plan, feats, fit_unit)
-        return units
+            maps = self._walk(plan, feats, fit_unit)
+        return units, maps
+
+    def _fit_class_prior(self, labels, maps):
+        """Set ``label_prior_`` and ``class_prior_`` (see :mod:`chm.class_prior`).
+
+        ``maps`` are the output maps of the training images at level 0, from
+        which ``class_prior="estimate"`` estimates the pixels' class shares.
+        """
+        self.label_prior_ = class_prior.label_prior(labels, self.n_classes_, self.class_weight)
+        if self.class_prior == "estimate":
+            self.class_prior_ = class_prior.estimate_prior(
+                [np.clip(m, 0.0, 1.0) / np.clip(m, 0.0, 1.0).sum(axis=-1, keepdims=True)
+                 for m in maps], self.label_prior_)
+        else:
+            self.class_prior_ = self.label_prior_.copy()
+        self._log(1, "class shares: labels " + ", ".join(f"{v:.3f}" for v in self.label_prior_)
+                  + "; estimated " + ", ".join(f"{v:.3f}" for v in self.class_prior_))
 
     def _predict_walk(self, feats):
         """Level-0 probability maps of the fitted hierarchy on image features."""
@@ -758,7 +794,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 idx = pad_to_step(idx, plan.step, fill=-1)
                 y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
             self.n_features_in_ = feats[0][0].shape[-1]
-            self.units_ = self._fit_walk(plan, feats, y0, self._guide_source(images, plan), rng)
+            self.units_, maps = self._fit_walk(plan, feats, y0, self._guide_source(images, plan), rng)
+            self._fit_class_prior(y0, maps)
         if self.tv_weight_ is None:  # "auto" but nothing penalised
             self.penalty_, self.tv_weight_ = None, 0.0
         self.plan_ = plan
@@ -795,7 +832,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         for m in maps:
             p = np.clip(m, 0.0, 1.0)
             p /= p.sum(axis=-1, keepdims=True)
-            out.append(p.astype(np.float32))
+            p = p.astype(np.float32)
+            if getattr(self, "class_prior_", None) is not None:
+                p = class_prior.adjust(p, self.label_prior_, self.class_prior_)
+            out.append(p)
         return out
 
     def _input_maps(self, images):
