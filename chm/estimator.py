@@ -180,11 +180,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         Passes over the training images (0 keeps the initial weights).
         ``"auto"`` chooses it by early stopping on the (smoothed) error of
         held-out labeled pixels, once, on the first classifier
-        (:mod:`chm.training_length`; at most ``training_length.MAX_EPOCHS``):
-        sparse labels then get short trainings and dense labels long ones.
-        On Weizmann Horse (seed 0) it chose 5 to 23 epochs at 10 labeled
-        pixels per image and 94 to 100 with 2000, which lowered the
-        dense-label error to 6.07 % (benchmarks/results/capacity). An
+        (:mod:`chm.training_length`; at most ``training_length.MAX_EPOCHS``,
+        300): sparse labels then get short trainings and dense labels long
+        ones. On Weizmann Horse (seed 0) it chose 5 to 23 epochs at 10
+        labeled pixels per image and 94 to 127 with 2000, which lowered the
+        dense-label error to 6.07-6.12 % (benchmarks/results/capacity). An
         integer fixes the length and skips the measurement.
     batch_images : int >= 1, default 16
         Images per mini-batch.
