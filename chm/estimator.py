@@ -96,6 +96,13 @@ def _sample_rows(X, n_max, rng):
                            for i in np.unique(owner)])
 
 
+def _as_probabilities(maps):
+    """Output maps clipped to [0, 1] and normalised to sum 1 over the classes."""
+    p = np.clip(maps, 0.0, 1.0)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
 def _image_folds(n_images, n_folds, rng):
     """``n_folds`` random folds of ``n_images`` images (index arrays; one per image if fewer)."""
     return np.array_split(rng.permutation(n_images), min(n_folds, n_images))
@@ -568,9 +575,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         """
         self.label_prior_ = class_prior.label_prior(labels, self.n_classes_, self.class_weight)
         if self.class_prior == "estimate":
-            self.class_prior_ = class_prior.estimate_prior(
-                [np.clip(m, 0.0, 1.0) / np.clip(m, 0.0, 1.0).sum(axis=-1, keepdims=True)
-                 for m in maps], self.label_prior_)
+            self.class_prior_ = class_prior.estimate_prior([_as_probabilities(m) for m in maps],
+                                                           self.label_prior_)
         else:
             self.class_prior_ = self.label_prior_.copy()
         self._log(1, "class shares: labels " + ", ".join(f"{v:.3f}" for v in self.label_prior_)
@@ -831,9 +837,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
         out = []
         for m in maps:
-            p = np.clip(m, 0.0, 1.0)
-            p /= p.sum(axis=-1, keepdims=True)
-            p = p.astype(np.float32)
+            p = _as_probabilities(m).astype(np.float32)
             if getattr(self, "class_prior_", None) is not None:
                 p = class_prior.adjust(p, self.label_prior_, self.class_prior_)
             out.append(p)

@@ -129,11 +129,13 @@ def labeled_regions(labels):
     """
     from scipy import ndimage
 
-    regions = np.zeros(labels.shape, np.int64)
+    regions, count = np.zeros(labels.shape, np.int64), 0
     for c in np.unique(labels[labels >= 0]):
         lab, n = ndimage.label(labels == c, structure=np.ones((3, 3), bool))
-        regions[lab > 0] = lab[lab > 0] + regions.max()
-    if regions.max() == 0:
+        inside = lab > 0
+        regions[inside] = lab[inside] + count
+        count += n
+    if count == 0:
         return regions
     # renumber in raster order of the first pixel, whatever the classes
     flat = regions.reshape(-1)
