@@ -41,8 +41,8 @@ from sklearn.utils import check_random_state
 from ._params import Boolean, HasMethods, Interval, Options, check_param
 from ._validation import check_int, check_label_maps, check_labels
 
-__all__ = ["Stroke", "simulate_strokes", "Suggestions", "uncertainty", "suggest_from_proba",
-           "suggest_labels", "suggestion_layer"]
+__all__ = ["Stroke", "simulate_strokes", "Suggestions", "uncertainty", "selection_score",
+           "suggest_from_proba", "suggest_labels", "suggestion_layer"]
 
 MEASURES = ("margin", "entropy", "least_confident")
 """Uncertainty measures of :func:`uncertainty`."""
@@ -462,16 +462,70 @@ def _pick(score, blocked, n, min_distance, rng):
     return np.asarray(picked, np.int64)
 
 
+def _near(labeled, distance):
+    """Pixels closer than ``distance`` to a labeled pixel (the labeled ones at least)."""
+    if distance <= 1 or not labeled.any():
+        return labeled.copy()
+    return ndi.distance_transform_edt(~labeled) < distance
+
+
+def selection_score(proba, measure="margin", smooth=0.0):
+    """The score :func:`suggest_from_proba` ranks pixels by: uncertainty, optionally smoothed.
+
+    Parameters
+    ----------
+    proba : array_like of shape (H, W, C)
+        Class probabilities.
+    measure : {"margin", "entropy", "least_confident"}, default "margin"
+        Uncertainty measure (:func:`uncertainty`).
+    smooth : float, default 0
+        Standard deviation in pixels of a Gaussian applied to the
+        uncertainty map; 0 ranks the raw map.
+
+    Returns
+    -------
+    ndarray of shape (H, W), float32, in [0, 1]
+
+    Notes
+    -----
+    The raw uncertainty of a probability map peaks on a thin line along
+    every predicted boundary, where the map crosses 0.5, however right or
+    wrong that boundary is. Smoothing over a few pixels ranks instead by how
+    much uncertainty lies *around* a pixel, so a broad region the model
+    dithers over (a textured patch of background half taken for the object)
+    outranks a crisp boundary, and the pixel picked lies inside that region
+    rather than on an edge whose true label is itself ambiguous.
+
+    Examples
+    --------
+    >>> proba = np.zeros((20, 20, 2), np.float32)
+    >>> proba[..., 0] = 1.0
+    >>> proba[:, 4, 0] = 0.5           # a thin line of full uncertainty
+    >>> proba[8:16, 10:18, 0] = 0.7    # a broad patch of moderate uncertainty
+    >>> proba[..., 1] = 1 - proba[..., 0]
+    >>> raw, smoothed = selection_score(proba), selection_score(proba, smooth=3)
+    >>> int(np.argmax(raw) % 20), bool(smoothed[12, 14] > smoothed[12, 4])
+    (4, True)
+    """
+    score = uncertainty(proba, measure)
+    smooth = _check_real(smooth, "smooth", 0)
+    if smooth > 0:
+        score = ndi.gaussian_filter(score, smooth, mode="nearest")
+    return score.astype(np.float32)
+
+
 def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure="margin",
-                       random_state=None):
+                       smooth=0.0, label_distance=None, random_state=None):
     """Pixels to label next, from probability maps: uncertain and spread out.
 
     Greedy active selection: pixels are taken by decreasing
-    :func:`uncertainty`, skipping every pixel closer than ``min_distance``
-    to one already taken and every pixel already labeled, so that the
-    suggestions cover all the uncertain places of an image instead of
-    crowding one boundary. Ties (plateaus of equal uncertainty) are broken
-    at random by ``random_state``.
+    :func:`selection_score` (the uncertainty, smoothed over ``smooth``
+    pixels), skipping every pixel closer than ``min_distance`` to one
+    already taken and every pixel closer than ``label_distance`` to one
+    already labeled, so that the suggestions cover all the uncertain places
+    of an image instead of crowding one boundary or an existing label.
+    Ties (plateaus of equal score) are broken at random by
+    ``random_state``.
 
     Parameters
     ----------
@@ -487,13 +541,21 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
         Smallest distance in pixels between two suggestions of one image.
     measure : {"margin", "entropy", "least_confident"}, default "margin"
         Uncertainty measure (:func:`uncertainty`).
+    smooth : float, default 0
+        Gaussian standard deviation in pixels applied to the uncertainty
+        before ranking (:func:`selection_score`); 0 ranks the raw map.
+    label_distance : float or None, default None
+        Smallest distance in pixels between a suggestion and an already
+        labeled pixel; None takes ``min_distance``, 0 only keeps off the
+        labeled pixels themselves.
     random_state : int, RandomState instance or None
         Seed for the tie-breaks; the same seed gives the same suggestions.
 
     Returns
     -------
     list of Suggestions
-        One per image, most uncertain first.
+        One per image, highest score first; ``uncertainty`` holds the score
+        (the smoothed uncertainty when ``smooth > 0``).
 
     Examples
     --------
@@ -510,6 +572,9 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
     n_per_image = check_int(n_per_image, "n_per_image", 1)
     min_distance = _check_real(min_distance, "min_distance", 0)
     check_param("measure", measure, [Options(MEASURES)])
+    smooth = _check_real(smooth, "smooth", 0)
+    label_distance = (min_distance if label_distance is None
+                      else _check_real(label_distance, "label_distance", 0))
     shapes = [np.shape(p)[:2] for p in proba]
     if labels is not None:
         labels = check_labels(labels, [np.empty(s + (0,)) for s in shapes])
@@ -519,8 +584,11 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
         if np.ndim(p) != 3:
             raise ValueError(f"probability map {index} must be (H, W, C), got shape "
                              f"{np.shape(p)}")
-        score = uncertainty(p, measure)
-        blocked = labels[index] >= 0 if labels is not None else np.zeros(score.shape, bool)
+        score = selection_score(p, measure, smooth)
+        if labels is None:
+            blocked = np.zeros(score.shape, bool)
+        else:
+            blocked = _near(labels[index] >= 0, label_distance)
         picked = _pick(score, blocked, n_per_image, min_distance, rng)
         rows, cols = np.divmod(picked, score.shape[1])
         out.append(Suggestions(rows, cols, score[rows, cols]))
@@ -528,14 +596,15 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
 
 
 def suggest_labels(model, images, n_per_image, labels=None, min_distance=8, measure="margin",
-                   random_state=None):
+                   smooth=0.0, label_distance=None, random_state=None):
     """Pixels whose labels would help a fitted model most.
 
     Predicts the images with ``model.predict_proba`` and selects, per image,
-    the ``n_per_image`` most uncertain unlabeled pixels at least
-    ``min_distance`` apart (:func:`suggest_from_proba`). Label them, add them
-    to the training labels and fit again: the active-learning loop of
-    interactive segmentation.
+    the ``n_per_image`` most uncertain unlabeled pixels, at least
+    ``min_distance`` apart and ``label_distance`` from the labeled ones
+    (:func:`suggest_from_proba`). Label them, add them to the training
+    labels and fit again: the active-learning loop of interactive
+    segmentation (``benchmarks/active.py`` measures it on Weizmann Horse).
 
     Parameters
     ----------
@@ -553,13 +622,19 @@ def suggest_labels(model, images, n_per_image, labels=None, min_distance=8, meas
         Smallest distance in pixels between two suggestions of one image.
     measure : {"margin", "entropy", "least_confident"}, default "margin"
         Uncertainty measure (:func:`uncertainty`).
+    smooth : float, default 0
+        Gaussian standard deviation in pixels applied to the uncertainty
+        before ranking (:func:`selection_score`).
+    label_distance : float or None, default None
+        Smallest distance between a suggestion and a labeled pixel; None
+        takes ``min_distance``.
     random_state : int, RandomState instance or None
         Seed for the tie-breaks.
 
     Returns
     -------
     list of Suggestions
-        One per image, most uncertain first.
+        One per image, highest score first.
 
     Examples
     --------
@@ -569,7 +644,8 @@ def suggest_labels(model, images, n_per_image, labels=None, min_distance=8, meas
     >>> images, masks = make_shapes(n_images=2, shape=(32, 32), random_state=0)
     >>> labels = sample_sparse_labels(masks, 40, random_state=0)
     >>> model = ForestSegmenter(n_estimators=5, random_state=0).fit(images, labels)
-    >>> found = suggest_labels(model, images, 4, labels=labels, random_state=0)
+    >>> found = suggest_labels(model, images, 4, labels=labels, label_distance=0,
+    ...                        random_state=0)
     >>> [len(s.rows) for s in found]
     [4, 4]
     >>> bool(all((lab[s.rows, s.cols] == -1).all() for s, lab in zip(found, labels)))
@@ -577,8 +653,8 @@ def suggest_labels(model, images, n_per_image, labels=None, min_distance=8, meas
     """
     check_param("model", model, [HasMethods("predict_proba")])
     return suggest_from_proba(model.predict_proba(images), n_per_image, labels=labels,
-                              min_distance=min_distance, measure=measure,
-                              random_state=random_state)
+                              min_distance=min_distance, measure=measure, smooth=smooth,
+                              label_distance=label_distance, random_state=random_state)
 
 
 def suggestion_layer(suggestions, shape, radius=0):

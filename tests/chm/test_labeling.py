@@ -202,7 +202,8 @@ def test_suggestions_valid_never_labeled_and_spread():
     rng = np.random.RandomState(0)
     proba = _random_proba(rng)
     labels = np.where(rng.rand(2, 40, 50) < 0.3, rng.randint(0, 3, (2, 40, 50)), -1)
-    found = suggest_from_proba(proba, 12, labels=labels, min_distance=6, random_state=0)
+    found = suggest_from_proba(proba, 12, labels=labels, min_distance=6, label_distance=0,
+                               random_state=0)
     assert len(found) == 2
     for s, lab, p in zip(found, labels, proba):
         assert isinstance(s, Suggestions)
@@ -215,6 +216,43 @@ def test_suggestions_valid_never_labeled_and_spread():
         assert gaps[np.triu_indices(len(points), 1)].min() >= 6
         np.testing.assert_array_equal(s.uncertainty, uncertainty(p)[s.rows, s.cols])
         assert np.all(np.diff(s.uncertainty) <= 0)  # most uncertain first
+
+
+def test_suggestions_keep_label_distance_from_labeled_pixels():
+    proba = np.full((1, 40, 40, 2), 0.5, np.float32)  # equally unsure everywhere
+    labels = np.full((1, 40, 40), -1)
+    labels[0, 20, 20] = 1
+    labels[0, 5, 30] = 0
+    labeled = np.argwhere(labels[0] >= 0)
+    for distance, expected in [(None, 8), (12, 12), (0, 1)]:
+        (s,) = suggest_from_proba(proba, 10, labels=labels, min_distance=8,
+                                  label_distance=distance, random_state=0)
+        assert len(s.rows) == 10
+        gaps = np.linalg.norm(s.points[:, None].astype(float) - labeled[None], axis=-1)
+        assert gaps.min() >= expected
+    with pytest.raises(ValueError, match="label_distance"):
+        suggest_from_proba(proba, 3, labels=labels, label_distance=-1)
+
+
+def test_smoothing_prefers_broad_uncertain_regions_to_thin_boundaries():
+    proba = np.zeros((1, 48, 48, 2), np.float32)
+    proba[..., 0] = 1.0
+    proba[0, :, 6, 0] = 0.5  # a crisp predicted boundary: one column at full uncertainty
+    proba[0, 20:36, 24:40, 0] = 0.65  # a broad region the model dithers over
+    proba[..., 1] = 1 - proba[..., 0]
+    (raw,) = suggest_from_proba(proba, 3, min_distance=4, random_state=0)
+    assert np.all(raw.cols == 6)
+    (smoothed,) = suggest_from_proba(proba, 3, min_distance=4, smooth=3, random_state=0)
+    assert np.all((smoothed.rows >= 20) & (smoothed.rows < 36))
+    assert np.all((smoothed.cols >= 24) & (smoothed.cols < 40))
+    np.testing.assert_allclose(
+        smoothed.uncertainty,
+        ndi.gaussian_filter(uncertainty(proba[0]), 3, mode="nearest")[smoothed.rows,
+                                                                       smoothed.cols],
+        rtol=1e-6)
+    assert np.all(np.diff(smoothed.uncertainty) <= 0)
+    with pytest.raises(ValueError, match="smooth"):
+        suggest_from_proba(proba, 3, smooth=-1)
 
 
 def test_greedy_picks_the_most_uncertain_available_pixel():

@@ -1,0 +1,195 @@
+"""Suggested labels against random ones, at the same budget: the active-learning loop on Weizmann.
+
+A simulated person labels the training images the way ``chm suggest`` asks:
+
+1. start from ``--start`` random labeled pixels per training image
+   (:func:`chm.datasets.sample_sparse_labels`);
+2. fit the default :class:`chm.CHM`, predict the training images, and take
+   ``--step`` suggestions per image (:func:`chm.labeling.suggest_from_proba`),
+   answered from the ground-truth masks;
+3. repeat until ``--budget`` labeled pixels per image, then fit once more.
+
+Strategies: ``MEASURE`` or ``MEASURE-sSIGMA`` (uncertainty measure of
+:func:`chm.labeling.uncertainty`, smoothed over SIGMA pixels), and
+``random``, the baseline: ``--budget`` random pixels per image, drawn at once
+with the same seed. Every strategy's final model is scored on every pixel of
+the test images; ``--eval-all`` scores the intermediate rounds too.
+
+Each round is one run in ``--out/runs.jsonl``; the label maps it hands to
+the next round are written to ``--out/labels/`` first, so an interrupted
+benchmark resumes at the round it stopped in. Several invocations with
+different ``--seeds`` may share one ``--out``.
+
+Usage::
+
+    python benchmarks/active.py --strategies margin-s4 random --seeds 0 1 2 \\
+        --n-jobs 1 --out benchmarks/results/active_weizmann
+"""
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chm
+from _runs import RunLog, f1_of_class, load_weizmann, run_all
+from chm.datasets import sample_sparse_labels
+from chm.labeling import suggest_from_proba
+from chm.metrics import pixel_error
+
+STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?$")
+
+
+def parse_strategy(name):
+    """(measure, smooth) of a strategy name, or None for ``random``."""
+    if name == "random":
+        return None
+    found = STRATEGY.match(name)
+    if not found:
+        raise ValueError(f"unknown strategy {name!r}: use random, MEASURE or MEASURE-sSIGMA")
+    return found.group(1), float(found.group(2) or 0)
+
+
+def rounds(args):
+    """Labeled px per image at each round of an active strategy."""
+    return list(range(args.start, args.budget, args.step)) + [args.budget]
+
+
+def labels_path(out, strategy, seed, px):
+    return Path(out) / "labels" / f"{strategy}_seed{seed}_px{px}.npz"
+
+
+def save_labels(path, labels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, *labels)
+    tmp.replace(path)
+
+
+def load_labels(path):
+    with np.load(path) as stored:
+        return [stored[f"arr_{i}"] for i in range(len(stored.files))]
+
+
+def round_labels(strategy, seed, px, args, train_y):
+    """The label maps a round trains on."""
+    if strategy == "random":
+        return sample_sparse_labels(train_y, px, random_state=seed)
+    if px == args.start:
+        return sample_sparse_labels(train_y, args.start, random_state=seed)
+    path = labels_path(args.out, strategy, seed, px)
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run the earlier rounds of {strategy} seed {seed}")
+    return load_labels(path)
+
+
+def run_one(strategy, seed, px, args, data):
+    train_x, train_y, test_x, test_y = data
+    labels = round_labels(strategy, seed, px, args, train_y)
+    model = chm.CHM(random_state=seed, n_jobs=args.n_jobs)
+    t0 = time.perf_counter()
+    model.fit(train_x, labels)
+    run = {"strategy": strategy, "seed": seed, "px": px,
+           "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
+           "fit_seconds": time.perf_counter() - t0, "epochs": getattr(model, "epochs_", None)}
+    if px == args.budget or args.eval_all:
+        t0 = time.perf_counter()
+        preds = model.predict(test_x)
+        run.update(pixel_error=pixel_error(preds, test_y), f1_class1=f1_of_class(preds, test_y),
+                   predict_seconds=time.perf_counter() - t0)
+    if strategy != "random" and px < args.budget:
+        measure, smooth = parse_strategy(strategy)
+        t0 = time.perf_counter()
+        proba = model.predict_proba(train_x)
+        found = suggest_from_proba(proba, min(args.step, args.budget - px), labels=labels,
+                                   min_distance=args.min_distance, measure=measure,
+                                   smooth=smooth, random_state=1000 * seed + px)
+        new, wrong, asked = [], 0, 0
+        for lab, mask, p, s in zip(labels, train_y, proba, found):
+            lab = lab.copy()
+            answers = mask[s.rows, s.cols]
+            wrong += int(np.sum(np.argmax(p[s.rows, s.cols], axis=-1) != answers))
+            asked += len(answers)
+            lab[s.rows, s.cols] = answers
+            new.append(lab)
+        save_labels(labels_path(args.out, strategy, seed, px + args.step), new)
+        run.update(suggest_seconds=time.perf_counter() - t0, suggested=asked,
+                   suggested_wrong_share=wrong / max(asked, 1))
+    return run
+
+
+def summary(runs, budget):
+    """Markdown: mean +- std test error per strategy and round, and the gap to random."""
+    cells = {}
+    for r in runs:
+        if "pixel_error" in r:
+            cells.setdefault((r["strategy"], r["px"]), []).append(r)
+    lines = ["| strategy | labeled px/img | pixel error (%) | F1 horse | draws (seeds) |"
+             " suggestions the model had wrong |", "|---|---|---|---|---|---|"]
+    for (strategy, px), rs in sorted(cells.items()):
+        err = 100 * np.array([r["pixel_error"] for r in rs])
+        sd = f" ± {err.std(ddof=1):.2f}" if len(rs) > 1 else ""
+        seeds = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+        asked = [r["suggested_wrong_share"] for r in runs if r["strategy"] == strategy
+                 and "suggested_wrong_share" in r and r["seed"] in {x["seed"] for x in rs}]
+        wrong = f"{100 * np.mean(asked):.0f} %" if asked else "–"
+        lines.append(f"| {strategy} | {px} | {err.mean():.2f}{sd} | "
+                     f"{np.mean([r['f1_class1'] for r in rs]):.3f} | {len(rs)} ({seeds}) | "
+                     f"{wrong} |")
+    base = {r["seed"]: r["pixel_error"] for r in cells.get(("random", budget), [])}
+    gaps = []
+    for (strategy, px), rs in sorted(cells.items()):
+        paired = [100 * (base[r["seed"]] - r["pixel_error"]) for r in rs if r["seed"] in base]
+        if strategy != "random" and px == budget and paired:
+            gaps.append(f"- {strategy}: {np.mean(paired):.2f} points below random at {budget} "
+                        f"px/img (paired over seeds {sorted(r['seed'] for r in rs if r['seed'] in base)}"
+                        f"; per seed " + ", ".join(f"{g:.2f}" for g in paired) + ")")
+    return "\n".join(lines + [""] + gaps)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategies", nargs="+", default=["margin-s4", "random"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--start", type=int, default=2)
+    parser.add_argument("--step", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=10)
+    parser.add_argument("--min-distance", type=float, default=8.0)
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="use only the first N training images (a quick pilot)")
+    parser.add_argument("--test-images", type=int, default=None)
+    parser.add_argument("--eval-all", action="store_true",
+                        help="score every round on the test images, not only the last")
+    parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    for strategy in args.strategies:
+        parse_strategy(strategy)
+    if not 1 <= args.start <= args.budget or args.step < 1:
+        parser.error("need 1 <= --start <= --budget and --step >= 1")
+
+    train_x, train_y, test_x, test_y = load_weizmann()
+    data = (train_x[:args.train_images], train_y[:args.train_images],
+            test_x[:args.test_images], test_y[:args.test_images])
+    keys = [(strategy, seed, px) for seed in args.seeds for strategy in args.strategies
+            for px in ([args.budget] if strategy == "random" else rounds(args))]
+    t_all = time.perf_counter()
+    run_all(args.out, keys, lambda r: (r["strategy"], r["seed"], r["px"]),
+            lambda key: run_one(*key, args, data),
+            lambda r: (f"{r['strategy']} seed {r['seed']} at {r['px']} px/img: fit "
+                       f"{r['fit_seconds']:.0f} s"
+                       + (f", error {100 * r['pixel_error']:.2f} %" if "pixel_error" in r else "")
+                       + (f", {100 * r['suggested_wrong_share']:.0f} % of the suggestions were "
+                          "wrong" if "suggested_wrong_share" in r else "")))
+    table = summary(RunLog(args.out).read(), args.budget)
+    command = "python benchmarks/active.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (Path(args.out) / "active.md").write_text(
+        f"{table}\n\nCommand (this invocation, {time.perf_counter() - t_all:.0f} s): "
+        f"`{command}`\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
