@@ -53,6 +53,40 @@ def label_prior(labels, n_classes, class_weight=None):
     return counts / counts.sum()
 
 
+def given_prior(shares, n_classes):
+    """Class shares given outright (``CHM(class_prior=[...])``), normalised to sum to 1.
+
+    Parameters
+    ----------
+    shares : sequence of float
+        One non-negative number per class, in the order of ``classes_``.
+    n_classes : int
+
+    Returns
+    -------
+    float64 array (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        For a length other than ``n_classes``, or shares that do not sum to
+        a positive finite number.
+
+    Examples
+    --------
+    >>> given_prior([3, 1], 2).tolist()
+    [0.75, 0.25]
+    """
+    shares = np.asarray(shares, np.float64).ravel()
+    if shares.size != n_classes:
+        raise ValueError(f"class_prior holds {shares.size} shares but the labels have "
+                         f"{n_classes} classes")
+    total = shares.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError(f"class_prior must sum to a positive finite number, got {total}")
+    return shares / total
+
+
 def adjust(proba, from_prior, to_prior):
     """Posteriors moved from the priors ``from_prior`` to ``to_prior`` (eqs. 2.3-2.4).
 

@@ -474,8 +474,10 @@ def _suggest(args):
     quiet = args.quiet
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
-    if not args.min_distance >= 0:
-        raise UsageError(f"--min-distance must be >= 0, got {args.min_distance}")
+    for option in ("min_distance", "label_distance", "smooth"):
+        value = getattr(args, option)
+        if value is not None and not value >= 0:
+            raise UsageError(f"--{option.replace('_', '-')} must be >= 0, got {value}")
     if not 0 <= args.seed < 2 ** 32:
         raise UsageError(f"--seed must be in [0, 4294967295], got {args.seed}")
     model = _load_model(args.model)
@@ -499,7 +501,8 @@ def _suggest(args):
         proba = [_slice_proba(predictor, image, image_path) for image in stack]
         found = labeling.suggest_from_proba(
             proba, args.n, labels=None if known is None else list(known),
-            min_distance=args.min_distance, measure=args.measure, random_state=args.seed)
+            min_distance=args.min_distance, measure=args.measure, smooth=args.smooth,
+            label_distance=args.label_distance, random_state=args.seed)
         layers = np.stack([labeling.suggestion_layer(f, stack.shape[1:3]) for f in found])
         files.write_labels(tif_out, layers if len(layers) > 1 else layers[0], dtype=np.uint8)
         _write_suggestions(csv_out, found)
@@ -600,6 +603,13 @@ def build_parser():
     suggest.add_argument("--min-distance", type=float, default=8.0, metavar="D",
                          help="smallest distance in pixels between two suggestions "
                               "(default 8)")
+    suggest.add_argument("--label-distance", type=float, default=None, metavar="D",
+                         help="smallest distance in pixels between a suggestion and a labeled "
+                              "pixel (default: --min-distance)")
+    suggest.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                         help="rank pixels by the uncertainty smoothed by a Gaussian of SIGMA "
+                              "px, preferring broad unsure regions to thin boundaries "
+                              "(default 0: the raw uncertainty)")
     suggest.add_argument("--measure", choices=("margin", "entropy", "least_confident"),
                          default="margin", help="uncertainty measure (default margin: one "
                                                 "minus the gap between the top two classes)")

@@ -230,7 +230,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         folds lower the error of the TV model by about 0.7 points and make
         the TV loss better than the supervised loss, which it is not
         without (benchmarks/results/).
-    class_prior : {"estimate", "labels"}, default "estimate"
+    class_prior : {"estimate", "labels"} or sequence of float, default "estimate"
         The class shares the predictions are made for. The classifiers learn
         the posteriors under the shares of the *labeled* pixels; painted
         strokes label about as many pixels of a small object as of the
@@ -243,7 +243,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         labeled pixels horse, 21 % of the pixels) it lowered the pixel error
         from 16.79 % to 14.98 % (seed 0, the same classifiers); random
         clicks, whose shares are the images', are left nearly as they were
-        (10 random px, seed 0: 11.38 % and 11.39 %).
+        (10 random px, seed 0: 11.38 % and 11.39 %). A sequence of
+        ``n_classes`` non-negative numbers gives the shares outright (in the
+        order of ``classes_``, normalised to sum to 1): the shares a user
+        knows, or those a model fitted on representative labels estimated,
+        kept when later labels are not representative (suggested pixels,
+        ``benchmarks/active.py``).
     average_folds : bool, default True
         With ``context_cv``, every classifier whose output is context
         predicts with the mean of its own probabilities and those of its
@@ -353,7 +358,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "crop": [None, Interval(Integral, 3, None, closed="left")],
         "class_weight": [None, Options({"balanced"})],
-        "class_prior": [Options({"estimate", "labels"})],
+        "class_prior": [Options({"estimate", "labels"}),
+                        SequenceOf(Interval(Real, 0, None, closed="left"), min_length=2)],
         "context_cv": [None, Interval(Integral, 2, None, closed="left")],
         "average_folds": [Boolean()],
         "average_flip": [Boolean()],
@@ -574,11 +580,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         which ``class_prior="estimate"`` estimates the pixels' class shares.
         """
         self.label_prior_ = class_prior.label_prior(labels, self.n_classes_, self.class_weight)
-        if self.class_prior == "estimate":
+        if isinstance(self.class_prior, str) and self.class_prior == "estimate":
             self.class_prior_ = class_prior.estimate_prior([_as_probabilities(m) for m in maps],
                                                            self.label_prior_)
-        else:
+        elif isinstance(self.class_prior, str):
             self.class_prior_ = self.label_prior_.copy()
+        else:
+            self.class_prior_ = class_prior.given_prior(self.class_prior, self.n_classes_)
         self._log(1, "class shares: labels " + ", ".join(f"{v:.3f}" for v in self.label_prior_)
                   + "; estimated " + ", ".join(f"{v:.3f}" for v in self.class_prior_))
 
@@ -775,6 +783,8 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         """
         t0 = time.perf_counter()
         images, labels = self._fit_prologue(images, labels)
+        if not isinstance(self.class_prior, str):
+            class_prior.given_prior(self.class_prior, self.n_classes_)  # before any work
         auto = any(isinstance(v, str) and v == "auto" for v in (self.penalty, self.tv_weight))
         # resolved by the first penalised unit when "auto" (see _choose_penalty)
         self.penalty_ = None if auto else get_penalty(self.penalty)

@@ -438,27 +438,35 @@ def _disc(radius):
     return dr[inside], dc[inside]
 
 
-def _pick(score, blocked, n, min_distance, rng):
+def _pick(score, passes, n, min_distance, rng):
     """Greedy picks by decreasing score (ties broken by ``rng``), each at least
-    ``min_distance`` from the earlier ones and off ``blocked``."""
+    ``min_distance`` from the earlier ones.
+
+    ``passes`` is a list of boolean masks of pixels not to take: the first
+    pass picks off the first mask, and while fewer than ``n`` are found the
+    next pass goes on off the next (looser) mask.
+    """
     h, w = score.shape
     order = np.lexsort((rng.random_sample(score.size), -score.ravel()))
-    blocked = blocked.copy()
-    flat = blocked.ravel()
+    taken = np.zeros(score.shape, bool)  # the discs of the picks so far
     dr, dc = _disc(min_distance)
     picked = []
-    for start in range(0, order.size, 4096):
-        chunk = order[start:start + 4096]
-        for index in chunk[~flat[chunk]]:
-            if flat[index]:
-                continue  # blocked by a pick made in this chunk
-            picked.append(index)
-            r, c = divmod(int(index), w)
-            rr, cc = r + dr, c + dc
-            keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            blocked[rr[keep], cc[keep]] = True
-            if len(picked) == n:
-                return np.asarray(picked, np.int64)
+    for mask in passes:
+        blocked = mask | taken
+        flat = blocked.ravel()
+        for start in range(0, order.size, 4096):
+            chunk = order[start:start + 4096]
+            for index in chunk[~flat[chunk]]:
+                if flat[index]:
+                    continue  # blocked by a pick made in this chunk
+                picked.append(index)
+                r, c = divmod(int(index), w)
+                rr, cc = r + dr, c + dc
+                keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+                blocked[rr[keep], cc[keep]] = True
+                taken[rr[keep], cc[keep]] = True
+                if len(picked) == n:
+                    return np.asarray(picked, np.int64)
     return np.asarray(picked, np.int64)
 
 
@@ -547,7 +555,9 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
     label_distance : float or None, default None
         Smallest distance in pixels between a suggestion and an already
         labeled pixel; None takes ``min_distance``, 0 only keeps off the
-        labeled pixels themselves.
+        labeled pixels themselves. Where an image has too little room that
+        far from its labels, its remaining suggestions keep only off the
+        labeled pixels (and ``min_distance`` from each other).
     random_state : int, RandomState instance or None
         Seed for the tie-breaks; the same seed gives the same suggestions.
 
@@ -586,10 +596,11 @@ def suggest_from_proba(proba, n_per_image, labels=None, min_distance=8, measure=
                              f"{np.shape(p)}")
         score = selection_score(p, measure, smooth)
         if labels is None:
-            blocked = np.zeros(score.shape, bool)
+            passes = [np.zeros(score.shape, bool)]
         else:
-            blocked = _near(labels[index] >= 0, label_distance)
-        picked = _pick(score, blocked, n_per_image, min_distance, rng)
+            labeled = labels[index] >= 0
+            passes = [_near(labeled, label_distance), labeled]
+        picked = _pick(score, passes, n_per_image, min_distance, rng)
         rows, cols = np.divmod(picked, score.shape[1])
         out.append(Suggestions(rows, cols, score[rows, cols]))
     return out

@@ -441,6 +441,24 @@ def test_suggest_writes_csv_and_label_layer(data, trained, tmp_path):
         np.testing.assert_allclose(rows[:, 2], expected.uncertainty, atol=1e-6)
 
 
+def test_suggest_passes_smooth_and_label_distance(data, trained, tmp_path):
+    from chm.labeling import suggest_labels
+
+    root, _ = data
+    out = tmp_path / "sugg"
+    assert cli.main(["suggest", str(trained), str(root / "img" / "im0.png"), "--labels",
+                     str(root / "lab" / "im0.png"), "--n", "5", "--smooth", "2",
+                     "--label-distance", "4", "--out", str(out), "--quiet"]) == 0
+    _, rows = _read_suggestions(out / "im0_suggestions.csv")
+    painted = iio.imread(root / "lab" / "im0.png").astype(int) - 1
+    (expected,) = suggest_labels(chm.load(trained), [iio.imread(root / "img" / "im0.png")], 5,
+                                 labels=[painted], smooth=2, label_distance=4, random_state=0)
+    np.testing.assert_array_equal(rows[:, :2].astype(int), expected.points)
+    labeled = np.argwhere(painted >= 0)
+    gaps = np.hypot(*(expected.points[:, None].astype(float) - labeled[None]).transpose(2, 0, 1))
+    assert gaps.min() >= 4
+
+
 def test_suggest_without_labels_on_a_stack(data, trained, tmp_path):
     root, _ = data
     stack = np.stack([iio.imread(root / "img" / f"im{i}.png") for i in range(2)])
@@ -466,6 +484,9 @@ def test_suggest_bad_input(data, trained, tmp_path, capsys):
     base = ["suggest", str(trained), str(root / "img"), "--out", str(tmp_path / "o")]
     code, err = _run_error(base + ["--n", "0"], capsys)
     _assert_one_line_error(code, err, "--n")
+    for option in ("--min-distance", "--label-distance", "--smooth"):
+        code, err = _run_error(base + [option, "-1"], capsys)
+        _assert_one_line_error(code, err, option)
     code, err = _run_error(base + ["--labels", str(root / "lab" / "im0.png")], capsys)
     _assert_one_line_error(code, err, "3 image files but 1 label files")
     code, err = _run_error(["suggest", str(tmp_path / "none.chm"), str(root / "img"),

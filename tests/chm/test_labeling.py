@@ -234,6 +234,23 @@ def test_suggestions_keep_label_distance_from_labeled_pixels():
         suggest_from_proba(proba, 3, labels=labels, label_distance=-1)
 
 
+def test_no_room_far_from_labels_falls_back_to_unlabeled_pixels():
+    proba = np.full((1, 40, 40, 2), 0.5, np.float32)
+    proba[0, :, :20, 0] = 0.9  # the left half is sure
+    proba[..., 1] = 1 - proba[..., 0]
+    labels = np.full((1, 40, 40), -1)
+    labels[0, ::6, ::6] = 1  # a grid over the image: no pixel 8 px from a label
+    (s,) = suggest_from_proba(proba, 6, labels=labels, min_distance=5, random_state=0)
+    assert len(s.rows) == 6 and np.all(labels[0][s.rows, s.cols] == -1)
+    assert np.all(s.cols >= 20)  # still the unsure pixels first
+    gaps = np.linalg.norm(s.points[:, None].astype(float) - s.points[None], axis=-1)
+    assert gaps[np.triu_indices(6, 1)].min() >= 5
+    labels[0, :, :20] = -1  # the sure half now has room far from the labels: used first
+    (s,) = suggest_from_proba(proba, 6, labels=labels, min_distance=5, random_state=0)
+    labeled = np.argwhere(labels[0] >= 0)
+    assert np.linalg.norm(s.points[:, None].astype(float) - labeled[None], axis=-1).min() >= 5
+
+
 def test_smoothing_prefers_broad_uncertain_regions_to_thin_boundaries():
     proba = np.zeros((1, 48, 48, 2), np.float32)
     proba[..., 0] = 1.0

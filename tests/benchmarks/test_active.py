@@ -1,0 +1,68 @@
+"""Smoke test of the active-learning benchmark on tiny synthetic data."""
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+TINY = '{"epochs": 2, "n_levels": 2, "downscale": 1}'
+
+
+@pytest.fixture(scope="module")
+def active():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("active")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_loop_adds_suggested_labels_each_round_and_resumes(active, tmp_path, capsys):
+    out = tmp_path / "active"
+    argv = ["--strategies", "margin-s2+prior", "random", "--seeds", "0", "--start", "2", "--step", "3",
+            "--budget", "8", "--synthetic", "3", "--chm-params", TINY, "--eval-all",
+            "--n-jobs", "1", "--out", str(out)]
+    active.main(argv)
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert [(r["strategy"], r["px"]) for r in runs] == [
+        ("margin-s2+prior", 2), ("margin-s2+prior", 5), ("margin-s2+prior", 8), ("random", 8)]
+    assert [r["labeled_px_per_image"] for r in runs] == [2, 5, 8, 8]
+    assert all(0 <= r["pixel_error"] <= 1 for r in runs)
+    assert [r.get("suggested") for r in runs] == [9, 9, None, None]  # 3 images x 3
+    # later rounds keep the class shares the first round estimated from random labels
+    assert runs[1]["class_prior"] == pytest.approx(runs[0]["class_prior"])
+    assert runs[2]["class_prior"] == pytest.approx(runs[0]["class_prior"])
+    assert runs[2]["label_prior"] != pytest.approx(runs[0]["label_prior"])
+
+    from chm.synthetic import make_shapes
+
+    _, masks = make_shapes(6, (32, 40), random_state=0)
+    before = active.sample_sparse_labels(masks[:3], 2, random_state=0)
+    for px in (5, 8):
+        after = active.load_labels(active.labels_path(out, "margin-s2+prior", 0, px))
+        for old, new, mask in zip(before, after, masks):
+            added = (new >= 0) & (old < 0)
+            assert added.sum() == 3  # the suggestions, on pixels unlabeled before
+            assert np.all(new[old >= 0] == old[old >= 0])
+            assert np.all(new[added] == mask[added])  # answered from the ground truth
+        before = after
+    table = (out / "active.md").read_text()
+    assert "| margin-s2+prior | 8 |" in table and "| random | 8 |" in table
+    assert "points below random at 8 px/img" in table
+
+    capsys.readouterr()
+    active.main(argv)  # everything on disk: nothing is fitted again
+    assert "4 of 4 runs on disk, 0 to go" in capsys.readouterr().out
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 4
+
+
+def test_strategy_names(active):
+    assert active.parse_strategy("random") is None
+    assert active.parse_strategy("margin") == ("margin", 0.0, set())
+    assert active.parse_strategy("entropy-s2.5") == ("entropy", 2.5, set())
+    assert active.parse_strategy("margin-s4+prior+epochs") == ("margin", 4.0, {"prior", "epochs"})
+    with pytest.raises(ValueError, match="unknown strategy"):
+        active.parse_strategy("margin-x4")
