@@ -11,6 +11,10 @@ A simulated person labels the training images the way ``chm suggest`` asks:
 
 Strategies: ``MEASURE`` or ``MEASURE-sSIGMA`` (uncertainty measure of
 :func:`chm.labeling.uncertainty`, smoothed over SIGMA pixels), optionally
+``-pPOOL`` (of the POOL x ``--step`` most uncertain pixels of each image,
+spread out, take the ones whose level-0 image features lie farthest from
+every labeled pixel's and every pick's: greedy k-center, Sener & Savarese
+2018, over all images, ``--step`` per image), optionally
 followed by ``+prior`` and/or ``+epochs``: the rounds after the first fit
 with the class shares (``CHM(class_prior=...)``) and/or the training length
 the first round's model chose from its random labels, instead of
@@ -45,20 +49,22 @@ from chm.datasets import sample_sparse_labels
 from chm.labeling import suggest_from_proba
 from chm.metrics import pixel_error
 
-STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?"
+STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?(?:-p(\d+))?"
                       r"((?:\+prior|\+epochs)*)$")
 
 
 def parse_strategy(name):
-    """(measure, smooth, keep) of a strategy name, or None for ``random``; ``keep`` is
-    the set of the first round's choices kept ("prior", "epochs")."""
+    """(measure, smooth, keep, pool) of a strategy name, or None for ``random``; ``keep``
+    is the set of the first round's choices kept ("prior", "epochs"), ``pool`` the
+    candidates per suggestion of the feature-diversity step (0: none)."""
     if name == "random":
         return None
     found = STRATEGY.match(name)
     if not found:
         raise ValueError(f"unknown strategy {name!r}: use random or "
-                         "MEASURE[-sSIGMA][+prior][+epochs]")
-    return found.group(1), float(found.group(2) or 0), set(found.group(3).split("+")) - {""}
+                         "MEASURE[-sSIGMA][-pPOOL][+prior][+epochs]")
+    return (found.group(1), float(found.group(2) or 0), set(found.group(4).split("+")) - {""},
+            int(found.group(3) or 0))
 
 
 def rounds(args):
@@ -110,6 +116,53 @@ def kept_params(strategy, seed, px, args):
             **({"epochs": first["epochs"]} if "epochs" in keep else {})}
 
 
+def pixel_features(model, image, rows, cols):
+    """Normalised level-0 image features of a fitted CHM at pixels (rows, cols)."""
+    from chm.estimator import working_image
+
+    feats = model.bank_(working_image(image, float(model.downscale), int(model.n_levels)))
+    r = np.minimum((rows / float(model.downscale)).astype(np.int64), feats.shape[0] - 1)
+    c = np.minimum((cols / float(model.downscale)).astype(np.int64), feats.shape[1] - 1)
+    return model.units_[0].normalizer.transform(feats[r, c])
+
+
+def _min_sq_distance(A, B, block=4096):
+    """For each row of A, the smallest squared Euclidean distance to a row of B."""
+    out = np.full(len(A), np.inf)
+    b2 = (B.astype(np.float64) ** 2).sum(axis=1)
+    for start in range(0, len(A), block):
+        a = A[start:start + block].astype(np.float64)
+        d = (a ** 2).sum(axis=1)[:, None] - 2 * a @ B.T.astype(np.float64) + b2[None]
+        out[start:start + block] = d.min(axis=1)
+    return out
+
+
+def farthest_in_features(model, images, labels, pools, n, rng):
+    """Of each image's candidate pool, ``n`` picks by greedy k-center in feature space:
+    round by round, every image (in random order) takes its candidate farthest from
+    every labeled pixel and every earlier pick, of any image."""
+    from chm.labeling import Suggestions
+
+    labeled = np.concatenate([pixel_features(model, im, *np.nonzero(lab >= 0))
+                              for im, lab in zip(images, labels)])
+    cands = [pixel_features(model, im, s.rows, s.cols) for im, s in zip(images, pools)]
+    C = np.concatenate(cands)
+    dist = _min_sq_distance(C, labeled)
+    offsets = np.cumsum([0] + [len(s.rows) for s in pools])
+    chosen = [[] for _ in pools]
+    for _ in range(n):
+        for i in rng.permutation(len(pools)):
+            lo, hi = offsets[i], offsets[i + 1]
+            free = [j for j in range(lo, hi) if j - lo not in chosen[i]]
+            if not free:
+                continue
+            j = max(free, key=lambda j: dist[j])
+            chosen[i].append(j - lo)
+            dist = np.minimum(dist, ((C - C[j]) ** 2).sum(axis=1))
+    return [Suggestions(s.rows[k], s.cols[k], s.uncertainty[k])
+            for s, k in zip(pools, (np.asarray(c, np.int64) for c in chosen))]
+
+
 def run_one(strategy, seed, px, args, data):
     train_x, train_y, test_x, test_y = data
     labels = round_labels(strategy, seed, px, args, train_y)
@@ -127,12 +180,16 @@ def run_one(strategy, seed, px, args, data):
         run.update(pixel_error=pixel_error(preds, test_y), f1_class1=f1_of_class(preds, test_y),
                    predict_seconds=time.perf_counter() - t0)
     if strategy != "random" and px < args.budget:
-        measure, smooth, _ = parse_strategy(strategy)
+        measure, smooth, _, pool = parse_strategy(strategy)
         t0 = time.perf_counter()
         proba = model.predict_proba(train_x)
-        found = suggest_from_proba(proba, min(args.step, args.budget - px), labels=labels,
+        n_new = min(args.step, args.budget - px)
+        found = suggest_from_proba(proba, n_new * max(pool, 1), labels=labels,
                                    min_distance=args.min_distance, measure=measure,
                                    smooth=smooth, random_state=1000 * seed + px)
+        if pool:
+            found = farthest_in_features(model, train_x, labels, found, n_new,
+                                         np.random.RandomState(1000 * seed + px))
         new, wrong, asked = [], 0, 0
         for lab, mask, p, s in zip(labels, train_y, proba, found):
             lab = lab.copy()

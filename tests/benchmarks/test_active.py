@@ -61,8 +61,32 @@ def test_loop_adds_suggested_labels_each_round_and_resumes(active, tmp_path, cap
 
 def test_strategy_names(active):
     assert active.parse_strategy("random") is None
-    assert active.parse_strategy("margin") == ("margin", 0.0, set())
-    assert active.parse_strategy("entropy-s2.5") == ("entropy", 2.5, set())
-    assert active.parse_strategy("margin-s4+prior+epochs") == ("margin", 4.0, {"prior", "epochs"})
+    assert active.parse_strategy("margin") == ("margin", 0.0, set(), 0)
+    assert active.parse_strategy("entropy-s2.5") == ("entropy", 2.5, set(), 0)
+    assert active.parse_strategy("margin-s4+prior+epochs") == ("margin", 4.0, {"prior", "epochs"},
+                                                                0)
+    assert active.parse_strategy("margin-p10+prior") == ("margin", 0.0, {"prior"}, 10)
     with pytest.raises(ValueError, match="unknown strategy"):
         active.parse_strategy("margin-x4")
+
+
+def test_min_sq_distance_matches_brute_force(active):
+    rng = np.random.RandomState(0)
+    A, B = rng.rand(50, 4), rng.rand(7, 4)
+    brute = ((A[:, None] - B[None]) ** 2).sum(axis=-1).min(axis=1)
+    np.testing.assert_allclose(active._min_sq_distance(A, B, block=8), brute, atol=1e-12)
+
+
+def test_feature_diversity_picks_from_the_uncertain_pool(active, tmp_path):
+    out = tmp_path / "pool"
+    active.main(["--strategies", "margin-p3", "--seeds", "0", "--start", "2", "--step", "2",
+                 "--budget", "4", "--synthetic", "3", "--chm-params", TINY, "--n-jobs", "1",
+                 "--out", str(out)])
+    from chm.synthetic import make_shapes
+
+    _, masks = make_shapes(6, (32, 40), random_state=0)
+    before = active.sample_sparse_labels(masks[:3], 2, random_state=0)
+    after = active.load_labels(active.labels_path(out, "margin-p3", 0, 4))
+    for old, new, mask in zip(before, after, masks):
+        added = (new >= 0) & (old < 0)
+        assert added.sum() == 2 and np.all(new[added] == mask[added])
