@@ -41,10 +41,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-import chm
 from _cli import json_dict
 from _runs import RunLog, f1_of_class, load_weizmann, run_all
+
+import chm
 from chm.datasets import sample_sparse_labels
 from chm.labeling import suggest_from_proba
 from chm.metrics import pixel_error
@@ -227,9 +227,10 @@ def summary(runs, budget):
     for (strategy, px), rs in sorted(cells.items()):
         paired = [100 * (base[r["seed"]] - r["pixel_error"]) for r in rs if r["seed"] in base]
         if strategy != "random" and px == budget and paired:
+            seeds = sorted(r["seed"] for r in rs if r["seed"] in base)
             gaps.append(f"- {strategy}: {np.mean(paired):.2f} points below random at {budget} "
-                        f"px/img (paired over seeds {sorted(r['seed'] for r in rs if r['seed'] in base)}"
-                        f"; per seed " + ", ".join(f"{g:.2f}" for g in paired) + ")")
+                        f"px/img (paired over seeds {seeds}; per seed "
+                        + ", ".join(f"{g:.2f}" for g in paired) + ")")
     return "\n".join(lines + [""] + gaps)
 
 

@@ -1,29 +1,24 @@
 """Smoke test of the active-learning benchmark on tiny synthetic data."""
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import benchmark_module
+
 TINY = '{"epochs": 2, "n_levels": 2, "downscale": 1}'
 
 
 @pytest.fixture(scope="module")
 def active():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("active")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("active") as module:
+        yield module
 
 
 def test_loop_adds_suggested_labels_each_round_and_resumes(active, tmp_path, capsys):
     out = tmp_path / "active"
-    argv = ["--strategies", "margin-s2+prior", "random", "--seeds", "0", "--start", "2", "--step", "3",
-            "--budget", "8", "--synthetic", "3", "--chm-params", TINY, "--eval-all",
+    argv = ["--strategies", "margin-s2+prior", "random", "--seeds", "0", "--start", "2",
+            "--step", "3", "--budget", "8", "--synthetic", "3", "--chm-params", TINY, "--eval-all",
             "--n-jobs", "1", "--out", str(out)]
     active.main(argv)
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]

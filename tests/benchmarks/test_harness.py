@@ -1,21 +1,18 @@
 """Unit tests of the shared benchmark helpers (benchmarks/_cli.py, _trials.py, _harness.py)."""
 import argparse
 import importlib
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def modules():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield {name: importlib.import_module(name) for name in ("_cli", "_trials", "_harness")}
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("_cli") as cli:
+        yield {"_cli": cli, "_trials": importlib.import_module("_trials"),
+               "_harness": importlib.import_module("_harness")}
 
 
 @pytest.fixture(scope="module")

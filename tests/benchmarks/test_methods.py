@@ -1,20 +1,14 @@
 """Tests of the method registries of the table benchmarks (benchmarks/_methods.py)."""
-import importlib
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def methods():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("_methods")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("_methods") as module:
+        yield module
 
 
 def test_unknown_method_is_rejected_with_the_known_ones(methods):

@@ -1,22 +1,17 @@
 """Tests of the resumable-run helpers (benchmarks/_runs.py, _progress.py)."""
 import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def runs_module():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("_runs")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("_runs") as module:
+        yield module
 
 
 def _key(run):

@@ -1,24 +1,18 @@
 """Smoke test of the Weizmann Horse Table 1 benchmark on tiny synthetic data."""
 import csv
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import benchmark_module
 
 TINY = '{"epochs": 2, "n_levels": 2, "downscale": 1}'
 
 
 @pytest.fixture(scope="module")
 def table1():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("table1_weizmann")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("table1_weizmann") as module:
+        yield module
 
 
 def test_quick_synthetic_writes_all_outputs(table1, tmp_path, capsys):

@@ -1,15 +1,13 @@
 """Smoke test of the Stanford Background Table 2 benchmark on tiny synthetic data."""
 import csv
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from .helpers import benchmark_module
+
 pytest.importorskip("torch")
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 TINY_CONVNET = {"width": 4, "hidden": 8, "epochs": 1, "downscale": 1, "batch_images": 4,
                 "device": "cpu", "n_jobs": 1}
@@ -18,11 +16,8 @@ TINY_CHM = {"epochs": 1, "n_levels": 1, "downscale": 1}
 
 @pytest.fixture(scope="module")
 def table2():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("table2_stanford")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("table2_stanford") as module:
+        yield module
 
 
 def _rows(path):

@@ -1,21 +1,15 @@
 """The fuzz campaign's watchdog and bookkeeping (benchmarks/fuzz.py)."""
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ..benchmarks.helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def fuzz():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("fuzz")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("fuzz") as module:
+        yield module
 
 
 def test_worker_reports_hangs_and_crashes_and_recovers(fuzz):
