@@ -110,7 +110,7 @@ def zca_whitening(patches, eps):
     --------
     >>> x = np.random.default_rng(0).standard_normal((5000, 2)) * [1.0, 3.0]
     >>> mean, w = zca_whitening(x, eps=0.0)
-    >>> np.round(np.cov((x - mean) @ w, rowvar=False, bias=True), 6).tolist()
+    >>> (np.round(np.cov((x - mean) @ w, rowvar=False, bias=True), 6) + 0.0).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
     mean = patches.mean(axis=0)
