@@ -31,7 +31,7 @@ different ``--seeds`` may share one ``--out``.
 
 Usage::
 
-    python benchmarks/active.py --strategies margin-s4 random --seeds 0 1 2 \\
+    python benchmarks/active.py --strategies margin random --seeds 0 1 2 \\
         --n-jobs 1 --out benchmarks/results/active_weizmann
 """
 import argparse
@@ -46,7 +46,7 @@ from _runs import RunLog, f1_of_class, load_weizmann, run_all
 
 import chm
 from chm.datasets import sample_sparse_labels
-from chm.labeling import suggest_from_proba
+from chm.labeling import Suggestions, suggest_from_proba
 from chm.metrics import pixel_error
 
 STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?(?:-p(\d+))?"
@@ -116,14 +116,19 @@ def kept_params(strategy, seed, px, args):
             **({"epochs": first["epochs"]} if "epochs" in keep else {})}
 
 
-def pixel_features(model, image, rows, cols):
-    """Normalised level-0 image features of a fitted CHM at pixels (rows, cols)."""
+def level0_features(model, image):
+    """Normalised level-0 image features of a fitted CHM: (h, w, F) at the working resolution."""
     from chm.estimator import working_image
 
     feats = model.bank_(working_image(image, float(model.downscale), int(model.n_levels)))
-    r = np.minimum((rows / float(model.downscale)).astype(np.int64), feats.shape[0] - 1)
-    c = np.minimum((cols / float(model.downscale)).astype(np.int64), feats.shape[1] - 1)
-    return model.units_[0].normalizer.transform(feats[r, c])
+    return model.units_[0].normalizer.transform(feats)
+
+
+def at_pixels(feats, rows, cols, downscale):
+    """Rows of level-0 features ``feats`` at input pixels (rows, cols)."""
+    r = np.minimum((rows / downscale).astype(np.int64), feats.shape[0] - 1)
+    c = np.minimum((cols / downscale).astype(np.int64), feats.shape[1] - 1)
+    return feats[r, c]
 
 
 def _min_sq_distance(A, B, block=4096):
@@ -141,12 +146,11 @@ def farthest_in_features(model, images, labels, pools, n, rng):
     """Of each image's candidate pool, ``n`` picks by greedy k-center in feature space:
     round by round, every image (in random order) takes its candidate farthest from
     every labeled pixel and every earlier pick, of any image."""
-    from chm.labeling import Suggestions
-
-    labeled = np.concatenate([pixel_features(model, im, *np.nonzero(lab >= 0))
-                              for im, lab in zip(images, labels)])
-    cands = [pixel_features(model, im, s.rows, s.cols) for im, s in zip(images, pools)]
-    C = np.concatenate(cands)
+    ds = float(model.downscale)
+    feats = [level0_features(model, im) for im in images]
+    labeled = np.concatenate([at_pixels(f, *np.nonzero(lab >= 0), ds)
+                              for f, lab in zip(feats, labels)])
+    C = np.concatenate([at_pixels(f, s.rows, s.cols, ds) for f, s in zip(feats, pools)])
     dist = _min_sq_distance(C, labeled)
     offsets = np.cumsum([0] + [len(s.rows) for s in pools])
     chosen = [[] for _ in pools]
@@ -236,7 +240,7 @@ def summary(runs, budget):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategies", nargs="+", default=["margin-s4", "random"])
+    parser.add_argument("--strategies", nargs="+", default=["margin", "random"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--start", type=int, default=2)
     parser.add_argument("--step", type=int, default=2)
