@@ -9,7 +9,6 @@ probability maps travel down (block means) or up (bilinear) as context.
 import numbers
 
 import numpy as np
-from scipy import ndimage
 
 
 def _check_count(value, name):
@@ -94,23 +93,35 @@ def pool_labels(labels, out_shape, n_classes):
     return out.reshape(h, w).astype(np.int64)
 
 
+def _bilinear_weights(n_in, n_out):
+    """Source rows ``i0``, ``i0 + 1`` and the weight of the second, per output row.
+
+    Output pixel ``i`` samples ``clip((i + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)``.
+    """
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    i0 = np.minimum(np.floor(x).astype(np.intp), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (x - i0).astype(np.float32)
+
+
 def resize_map(prob, out_shape):
     """Bilinear resampling of an (h, w) or (h, w, C) map to ``out_shape``.
 
     Pixel centres are aligned (``(i + 0.5) * h / H - 0.5``), edges clamp.
+    Separable: rows, then columns, in float32 (the values of
+    ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` on those
+    coordinates, up to rounding).
     """
     prob = np.asarray(prob, dtype=np.float32)
     h, w = prob.shape[:2]
     H, W = _check_shape(out_shape)
     if (h, w) == (H, W):
         return prob
-    rr = np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1)
-    cc = np.clip((np.arange(W) + 0.5) * w / W - 0.5, 0, w - 1)
-    grid = np.meshgrid(rr, cc, indexing="ij")
-    if prob.ndim == 2:
-        return ndimage.map_coordinates(prob, grid, order=1, mode="nearest").astype(np.float32)
-    return np.stack([ndimage.map_coordinates(prob[..., k], grid, order=1, mode="nearest")
-                     for k in range(prob.shape[2])], axis=-1).astype(np.float32)
+    extra = (None,) * (prob.ndim - 2)
+    r0, r1, wr = _bilinear_weights(h, H)
+    c0, c1, wc = _bilinear_weights(w, W)
+    rows = prob[r0] + wr[(slice(None), None) + extra] * (prob[r1] - prob[r0])
+    return rows[:, c0] + wc[(None, slice(None)) + extra] * (rows[:, c1] - rows[:, c0])
 
 
 def grid_step(downscale, n_levels):

@@ -38,6 +38,8 @@ import numbers
 
 import numpy as np
 
+from ._layout import planes_to_channels_last
+
 #: Luminance weights of ``skimage.color.rgb2gray`` (ITU-R BT.709).
 LUMA_WEIGHTS = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
 
@@ -343,7 +345,7 @@ class Filter(ABC):
 
     def _fill(self, image, memo, out):
         """Write the features of a validated input into ``out`` (H, W, F)."""
-        out[...] = np.moveaxis(self._checked_planes(image, memo), 0, -1)
+        planes_to_channels_last(self._checked_planes(image, memo), out)
 
     def __call__(self, image):
         """Feature stack of ``image``: C-contiguous float32 array ``(H, W, n_features)``."""

@@ -43,10 +43,13 @@ import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage as ndi
 from sklearn.exceptions import NotFittedError
 
-from .base import MAX_SCALE, ImageFilter, _luminance, check_count, check_image, pad, working_precision
+from ._gaussian import gaussian_kernel, gaussian_planes
+from ._layout import planes_to_channels_last
+from ._learned_kernels import triangle_codes, triangle_codes_reference
+from .base import (MAX_SCALE, ImageFilter, _luminance, check_count, check_image, pad, to_float32,
+                   working_precision)
 
 __all__ = ["LearnedFilters", "CONTRAST_EPS", "normalize_patches", "zca_whitening", "spherical_kmeans",
            "sample_patches"]
@@ -63,6 +66,9 @@ MAX_PATCH_SIZE = 31
 
 #: Patch values per block of the dense encoding (bounds its memory).
 _BLOCK_VALUES = 2 ** 21
+#: Codes encoded at once by :meth:`LearnedFilters._fill`: a strip of rows of about this many
+#: values (64 MB in float32), at least four pooling radii high.
+_STRIP_VALUES = 2 ** 24
 
 
 def normalize_patches(patches, eps=CONTRAST_EPS):
@@ -364,11 +370,12 @@ class LearnedFilters(ImageFilter):
         self._check_fitted()
         return super().validate(image)
 
-    def _compute(self, gray, memo):
+    def _encoder(self, gray):
+        """``encode(top, bottom)``: the unpooled codes ``(k, bottom - top, W)`` of those rows."""
         self._check_fitted()
         dtype = gray.dtype
         p, d, k = self.patch_size, self.patch_size ** 2, self.n_filters
-        h, w = gray.shape
+        w = gray.shape[1]
         bank = self.filters_.reshape(k, d).astype(dtype)  # (k, d): c_k . y = bank x_n - bank mean_
         mean = self.mean_.astype(dtype)
         full_norm = self.encoding == "triangle" and self.whiten
@@ -378,23 +385,47 @@ class LearnedFilters(ImageFilter):
         if self.encoding == "triangle":
             centroid_sq = np.einsum("ij,ij->i", self.centroids_, self.centroids_).astype(dtype)
         windows = sliding_window_view(pad(gray, p // 2, "reflect"), (p, p))
-        out = np.empty((k, h, w), dtype)
         rows = max(1, _BLOCK_VALUES // (w * d))
-        for top in range(0, h, rows):
-            patches = windows[top:top + rows].reshape(-1, d)
-            patches = patches - patches.mean(axis=1, keepdims=True)
-            var = np.einsum("ij,ij->i", patches, patches) / dtype.type(d)
-            scale = 1 / np.sqrt(var + dtype.type(CONTRAST_EPS))
-            proj = (bank @ patches.T) * scale - shift  # (rows of bank, n): c_k . y (and y)
-            if self.encoding == "soft_threshold":
-                codes = np.maximum(proj - dtype.type(self.alpha), 0)
-            else:
+
+        def encode(first, last):
+            out = np.empty((k, last - first, w), dtype)
+            for top in range(first, last, rows):
+                patches = windows[top:min(top + rows, last)].reshape(-1, d)
+                patches = patches - patches.mean(axis=1, keepdims=True)
+                var = np.einsum("ij,ij->i", patches, patches) / dtype.type(d)
+                scale = 1 / np.sqrt(var + dtype.type(CONTRAST_EPS))
+                raw = bank @ patches.T  # (rows of bank, n)
                 if full_norm:
-                    sq_norm = np.einsum("ij,ij->j", proj[k:], proj[k:])
+                    codes = (triangle_codes if dtype == np.float32 else triangle_codes_reference)(
+                        raw, scale, shift[:, 0], centroid_sq, k)
+                elif self.encoding == "soft_threshold":
+                    codes = np.maximum(raw * scale - shift - dtype.type(self.alpha), 0)
                 else:  # mean_ = 0 and W = I: ||y||**2 = ||x_n||**2
-                    sq_norm = d * var * scale * scale
-                codes = _triangle(sq_norm, proj[:k], centroid_sq)
-            out[:, top:top + rows] = codes.reshape(k, -1, w)
-        if self.pool_sigma > 0:
-            out = ndi.gaussian_filter(out, (0, self.pool_sigma, self.pool_sigma), mode="reflect")
-        return out
+                    codes = _triangle(d * var * scale * scale, raw * scale - shift, centroid_sq)
+                out[:, top - first:top - first + len(patches) // w] = codes.reshape(k, -1, w)
+            return out
+
+        return encode
+
+    def _compute(self, gray, memo):
+        codes = self._encoder(gray)(0, gray.shape[0])
+        return gaussian_planes(codes, self.pool_sigma)
+
+    def _fill(self, image, memo, out):
+        """The pooled codes, written into ``out`` (H, W, k) strip by strip.
+
+        Each strip of rows (about :data:`_STRIP_VALUES` codes) is encoded with the pooling's
+        radius of rows around it, so that the result equals the whole
+        image's while the codes held at once are a strip's.
+        """
+        gray = memo.get(("gray",))
+        if gray is None:
+            gray = memo[("gray",)] = _luminance(working_precision(image))
+        encode, h = self._encoder(gray), gray.shape[0]
+        radius = len(gaussian_kernel(self.pool_sigma)) // 2 if self.pool_sigma > 0 else 0
+        strip = max(4 * radius, 1, _STRIP_VALUES // (gray.shape[1] * self.n_filters))
+        for top in range(0, h, strip):
+            bottom = min(h, top + strip)
+            first, last = max(0, top - radius), min(h, bottom + radius)
+            pooled = gaussian_planes(encode(first, last), self.pool_sigma)
+            planes_to_channels_last(to_float32(pooled[:, top - first:bottom - first]), out[top:bottom])

@@ -256,3 +256,20 @@ def test_pad_to_step_with_a_fill_value_and_padded_shape():
     assert (padded[3] == -1).all() and (padded[:, 5:] == -1).all()
     with pytest.raises(ValueError, match="step"):
         padded_shape((3, 5), 0)
+
+
+@pytest.mark.parametrize("shape, out_shape", [((5, 7), (13, 9)), ((6, 4, 3), (12, 8)), ((9, 9), (4, 20)),
+                                              ((1, 3, 2), (5, 1))])
+def test_resize_map_equals_map_coordinates_at_aligned_centres(rng, shape, out_shape):
+    from scipy import ndimage
+    p = rng.random(shape).astype(np.float32)
+    h, w = shape[:2]
+    H, W = out_shape
+    grid = np.meshgrid(np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1),
+                       np.clip((np.arange(W) + 0.5) * w / W - 0.5, 0, w - 1), indexing="ij")
+    planes = p[..., None] if p.ndim == 2 else p
+    want = np.stack([ndimage.map_coordinates(planes[..., k].astype(np.float64), grid, order=1,
+                                             mode="nearest") for k in range(planes.shape[-1])], -1)
+    got = resize_map(p, out_shape)
+    assert got.dtype == np.float32 and got.shape == out_shape + shape[2:]
+    np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-6, atol=1e-6)

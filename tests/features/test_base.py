@@ -177,3 +177,16 @@ def test_fill_writes_the_stack_into_a_view(rng):
     assert (big[..., 0] == 0).all() and (big[..., -1] == 0).all()
     with pytest.raises(ValueError, match="out must be"):
         bank.fill(image, np.zeros(image.shape[:2] + (2,), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 33), (1, 1, 1), (3, 40, 65)])
+def test_channels_last_kernel_matches_numpy_into_a_column_block(rng, shape):
+    from features._layout import planes_to_channels_last, planes_to_channels_last_reference
+    planes = rng.random(shape).astype(np.float32)
+    f, h, w = shape
+    got = np.zeros((h, w, f + 3), np.float32)
+    want = np.zeros_like(got)
+    planes_to_channels_last(planes, got[..., 2:2 + f])
+    planes_to_channels_last_reference(planes, want[..., 2:2 + f])
+    assert (got == want).all() and (got[..., 2:2 + f] == np.moveaxis(planes, 0, -1)).all()
+    assert not got[..., :2].any() and not got[..., -1].any()  # nothing written outside the block

@@ -7,6 +7,7 @@ from scipy import ndimage as ndi
 from sklearn.exceptions import NotFittedError
 
 import features.learned as learned
+from features._learned_kernels import triangle_codes, triangle_codes_reference
 from features.base import FilterBank, luminance
 from features.learned import CONTRAST_EPS, LearnedFilters, sample_patches, spherical_kmeans
 from features.scale_space import GaussianFilter
@@ -60,6 +61,43 @@ def test_dense_encoding_matches_explicit_per_patch(rng, encoding, whiten, patch_
     expected = explicit_encoding(f, image)
     assert (expected > 0).mean() > 0.2  # the encoding is not trivially zero
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5 * expected.max())
+
+
+def test_triangle_kernel_matches_its_numpy_reference(rng):
+    k, d, n = 7, 9, 301
+    raw = rng.standard_normal((k + d, n)).astype(np.float32)
+    scale = rng.uniform(0.5, 3, n).astype(np.float32)
+    shift = rng.standard_normal(k + d).astype(np.float32)
+    centroid_sq = rng.uniform(0.5, 1.5, k).astype(np.float32)
+    raw[:k, :5] = 1e3  # far from every centroid's sphere: z clipped at 0 under the root
+    expected = triangle_codes_reference(raw.astype(np.float64), scale.astype(np.float64),
+                                        shift.astype(np.float64), centroid_sq.astype(np.float64), k)
+    got = triangle_codes(raw, scale, shift, centroid_sq, k)
+    assert got.dtype == np.float32 and got.shape == (k, n)
+    assert (expected > 0).any(axis=0).mean() > 0.9 and (expected == 0).any()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_float64_images_take_the_reference_path(rng):
+    f = LearnedFilters(n_filters=6, patch_size=5, n_patches=1500, pool_sigma=0,
+                       random_state=0).fit([mixed_image(rng)])
+    image = mixed_image(rng, (9, 11))
+    single = f.planes(image)
+    double = f._compute(image.astype(np.float64), {})
+    assert double.dtype == np.float64
+    np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("pool_sigma, strip", [(2.0, 33), (1.5, 25), (0.0, 7), (2.0, 1000)])
+def test_stack_is_filled_in_strips_equal_to_the_whole_planes(rng, monkeypatch, pool_sigma, strip):
+    f = LearnedFilters(n_filters=5, patch_size=5, n_patches=1500, pool_sigma=pool_sigma,
+                       random_state=0).fit([mixed_image(rng)])
+    image = mixed_image(rng, (61, 23))
+    whole = np.moveaxis(f.planes(image), 0, -1)
+    monkeypatch.setattr(learned, "_STRIP_VALUES", strip * 23 * 5)  # strips of `strip` rows
+    stack = f(image)
+    assert stack.shape == (61, 23, 5) and stack.dtype == np.float32
+    np.testing.assert_allclose(stack, whole, rtol=1e-5, atol=1e-6)
 
 
 def test_filters_fold_whitening_and_centroids(rng):
