@@ -20,7 +20,9 @@ prediction cost does not depend on how many images trained the model. Then:
    float32), with the peak resident memory of that process.
 
 Usage: ``python benchmarks/predict_speed.py [--n-train 40] [--n-images 8]
-[--repeats 3] [--sizes 8192 16384] [--tile 1024] [--skip-large]``
+[--repeats 3] [--sizes 8192 16384] [--tile 1024] [--large-tile 2048]
+[--model-out PATH] [--skip-large]``; one large image alone, on a saved model:
+``python benchmarks/predict_speed.py --large-child MODEL SIZE TILE``.
 
 Targets: >= 1 Mpx/s on 2 cores; tiled equals untiled on >= 99.9 % of the
 pixels at 4096 x 4096; peak RSS <= 4 GB at 16k x 16k.
@@ -132,10 +134,12 @@ def main(argv=None):
     parser.add_argument("--n-images", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[8192, 16384])
-    parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--tile", type=int, default=1024, help="tiles of the 4096 x 4096 check")
+    parser.add_argument("--large-tile", type=int, default=2048, help="tiles of the large images")
+    parser.add_argument("--model-out", help="also save the fitted CHM here (for --large-child)")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--large-child", nargs=3, metavar=("MODEL", "SIZE", "TILE"),
-                        help=argparse.SUPPRESS)
+                        help="predict one SIZE x SIZE image in tiles of TILE with a saved model")
     args = parser.parse_args(argv)
     if args.large_child:
         return large_child(args.large_child[0], int(args.large_child[1]), int(args.large_child[2]))
@@ -153,12 +157,19 @@ def main(argv=None):
           f"receptive field {model.receptive_field_} px")
     forest = ForestSegmenter(random_state=0, n_jobs=2).fit(train_x, sparse)
 
+    if args.model_out:
+        chm.save(model, args.model_out)
     speeds = {}
     for name, est in (("CHM", model), ("forest", forest)):
         for n_jobs in (1, 2):
             speeds[name, n_jobs] = mpx_per_s(est, test, n_jobs, args.repeats)
             print(f"{name:>6} predict, n_jobs={n_jobs}: {speeds[name, n_jobs]:.3f} Mpx/s "
                   f"(median of {args.repeats})", flush=True)
+    model.set_params(average_folds=False)
+    for n_jobs in (1, 2):
+        print(f"   CHM predict, n_jobs={n_jobs}, average_folds=False: "
+              f"{mpx_per_s(model, test, n_jobs, args.repeats):.3f} Mpx/s", flush=True)
+    model.set_params(average_folds=True)
     print(f"CHM / forest speed on 2 cores: {speeds['CHM', 2] / speeds['forest', 2]:.2f}; "
           f"CHM 2 cores / 1 core: {speeds['CHM', 2] / speeds['CHM', 1]:.2f}")
 
@@ -179,12 +190,12 @@ def main(argv=None):
         chm.save(model, path)
         for size in args.sizes:
             out = subprocess.run([sys.executable, __file__, "--large-child", str(path), str(size),
-                                  str(args.tile)], capture_output=True, text=True)
+                                  str(args.large_tile)], capture_output=True, text=True)
             if out.returncode:
                 print(f"{size} x {size}: failed\n{out.stderr[-2000:]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{size} x {size} tiled predict (tile {args.tile}, n_jobs=2): "
+            print(f"{size} x {size} tiled predict (tile {args.large_tile}, n_jobs=2): "
                   f"{r['seconds']:.1f} s, {r['mpx_per_s']:.3f} Mpx/s, "
                   f"peak RSS {r['peak_rss_gb']:.2f} GB", flush=True)
 

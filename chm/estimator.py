@@ -29,13 +29,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 from skimage.transform import rescale
 
-from features import ContextFilter, FeatureNormalizer, Filter, default_bank
+from features import ContextFilter, FeatureNormalizer, Filter, FilterBank, default_bank
 
 from . import _validation as val
 from ._progress import bar, log
 from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, RandomState,
                       SequenceOf, check_param)
-from ._runtime import compute_threads, thread_map
+from ._runtime import compute_threads, resolve_n_jobs, thread_map
 from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
 from .files import label_dtype
@@ -65,13 +65,18 @@ def working_image(image, downscale, n_levels=1):
                    channel_axis=channel_axis, preserve_range=True).astype(np.float32)
 
 
-def level_features(image, bank, downscale, n_levels):
+def level_features(image, bank, downscale, n_levels, n_jobs=1):
     """Image features of every pyramid level of ``image``: float32 (H_l, W_l, F).
 
-    A pure function of its arguments, so that :class:`CHM` can cache it
-    (``memory``) across fits, cross-validation folds and predictions.
+    A pure function of its arguments (``n_jobs``, the threads of a
+    :class:`features.FilterBank`, changes only the speed), so that
+    :class:`CHM` can cache it (``memory``) across fits, cross-validation
+    folds and predictions.
     """
-    return [bank(im) for im in pyramid(working_image(image, downscale, n_levels), int(n_levels))]
+    levels = pyramid(working_image(image, downscale, n_levels), int(n_levels))
+    if isinstance(bank, FilterBank) and n_jobs > 1:
+        return [bank(im, n_jobs=n_jobs) for im in levels]
+    return [bank(im) for im in levels]
 
 
 
@@ -469,16 +474,16 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------- features
     def _image_features(self, images, plan):
         """Per image, per level: (H_l, W_l, F) image features, stored as ``feature_dtype``."""
-        cached = check_memory(self.memory).cache(level_features)
+        cached = check_memory(self.memory).cache(level_features, ignore=["n_jobs"])
         args = (self.bank_, plan.downscale, plan.n_levels)
+        n_jobs = resolve_n_jobs(self.n_jobs)
 
-        def features(im):
-            return [_stored(f, self.feature_dtype) for f in cached(im, *args)]
+        def features(im, threads=1):
+            return [_stored(f, self.feature_dtype) for f in cached(im, *args, n_jobs=threads)]
 
-        n_jobs = self.n_jobs if self.n_jobs is not None else 1
         show = self.verbose >= 1 and len(images) > 1
-        if n_jobs == 1 or len(images) < 2:
-            return [features(im) for im in bar(images, show, "features", unit="image")]
+        if n_jobs == 1 or len(images) < 2:  # one image (a tile): its filters in n_jobs threads
+            return [features(im, n_jobs) for im in bar(images, show, "features", unit="image")]
         jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
             delayed(features)(im) for im in images)
         return list(bar(jobs, show, "features", total=len(images), unit="image"))

@@ -33,6 +33,7 @@ of the same image scaled down, scaled back up, up to float32 rounding, as
 long as they fit in float32.
 """
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 
 import numbers
 
@@ -458,6 +459,35 @@ class FilterBank(Filter):
         for f in self.filters:
             f._fill(image, memo, out[..., start:start + f.n_features])
             start += f.n_features
+
+    def __call__(self, image, n_jobs=1):
+        """Feature stack of ``image``: C-contiguous float32 ``(H, W, n_features)``.
+
+        With ``n_jobs`` > 1 the members are computed in up to ``n_jobs``
+        threads (groups of about equal feature counts, each with its own
+        memo of intermediate results), for one large image; the values do
+        not depend on ``n_jobs``.
+        """
+        if n_jobs is None or n_jobs <= 1 or len(self.filters) < 2:
+            return super().__call__(image)
+        image = self.validate(image)
+        out = np.empty(image.shape[:2] + (self.n_features,), np.float32)
+        starts = np.r_[0, np.cumsum([f.n_features for f in self.filters])]
+        groups = [[] for _ in range(min(int(n_jobs), len(self.filters)))]
+        loads = [0] * len(groups)
+        for i in sorted(range(len(self.filters)), key=lambda i: -self.filters[i].n_features):
+            g = loads.index(min(loads))  # largest members first, each to the lightest group
+            groups[g].append(i)
+            loads[g] += self.filters[i].n_features
+
+        def run(group):
+            memo = {}
+            for i in sorted(group):
+                self.filters[i]._fill(image, memo, out[..., starts[i]:starts[i + 1]])
+
+        with ThreadPoolExecutor(len(groups)) as pool:
+            list(pool.map(run, groups))
+        return out
 
     def __iter__(self):
         return iter(self.filters)

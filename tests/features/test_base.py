@@ -190,3 +190,13 @@ def test_channels_last_kernel_matches_numpy_into_a_column_block(rng, shape):
     planes_to_channels_last_reference(planes, want[..., 2:2 + f])
     assert (got == want).all() and (got[..., 2:2 + f] == np.moveaxis(planes, 0, -1)).all()
     assert not got[..., :2].any() and not got[..., -1].any()  # nothing written outside the block
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, 8])
+def test_bank_in_threads_equals_the_bank_in_one(rng, n_jobs):
+    from features import default_bank
+    from features.learned import LearnedFilters
+    image = rng.random((37, 45)).astype(np.float32)
+    learned = LearnedFilters(n_filters=6, patch_size=5, n_patches=600, random_state=0).fit([image])
+    bank = FilterBank(list(default_bank()) + [learned])
+    np.testing.assert_array_equal(bank(image, n_jobs=n_jobs), bank(image))
