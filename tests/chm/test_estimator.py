@@ -483,7 +483,7 @@ def test_predict_rejects_bad_images(binary_model):
     (dict(loss="hinge"), "loss"),
     (dict(solver="sgd"), "solver"),
     (dict(penalty="l1"), "penalty"),
-    (dict(average_folds="no"), "average_folds must be True or False"),
+    (dict(average_folds="no"), "average_folds must be True, False or 'coarse', got 'no'"),
     (dict(average_flip=1), "average_flip must be True or False"),
     (dict(context_average=None), "context_average must be True or False"),
 ])
@@ -762,3 +762,19 @@ def test_learned_filters_join_the_default_bank_fitted_with_a_seed_of_random_stat
     plain = small(bank=None, learned_filters=0, context_cv=None, n_levels=1).fit(images, labels)
     assert plain.n_features_in_ == features.default_bank().n_features
     assert not plain.bank_.needs_fit
+
+
+def test_average_folds_coarse_averages_the_levels_above_0_only(binary_data):
+    import copy
+    images, _, labels = binary_data
+    model = small(context_cv=2, n_levels=2, average_folds="coarse").fit(images, labels)
+    assert [bool(u.fold_classifiers) for u in model.units_] == [True, True, False]
+    coarse = model.predict_proba(images)
+    by_hand = copy.deepcopy(model).set_params(average_folds=True)
+    by_hand.units_[0].fold_classifiers = []  # level 0: its own classifier alone
+    for a, b in zip(by_hand.predict_proba(images), coarse):
+        np.testing.assert_array_equal(a, b)
+    for other in (True, False):
+        maps = copy.deepcopy(model).set_params(average_folds=other).predict_proba(images)
+        assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(maps, coarse))
+    assert CHM().average_folds == "coarse"
