@@ -66,11 +66,14 @@ def mpx_per_s(model, images, n_jobs, repeats):
     return pixels / statistics.median(times) / 1e6
 
 
-# (label, functions whose cumulative time it is, functions whose time is taken out of it)
+# (label, functions whose cumulative time it is, functions whose time is taken out of it);
+# "name@file" picks a function by its file, "name<caller" its calls from that caller only.
 _PARTS = {
     "features": (["level_features"], ["working_image"]),
     "classifiers": (["predict_proba@plan.py"], []),
-    "context sampling": (["_unit_inputs"], ["resize_map", "downsample_to_level"]),
+    "context sampling": (["_unit_inputs", "window@unit_inputs.py"],
+                         ["resize_map<_unit_inputs", "downsample_to_level<_unit_inputs",
+                          "transform@normalize.py"]),
     "normalisation": (["transform@normalize.py"], []),
     "resampling": (["working_image", "resize_map", "downsample_to_level"], []),
 }
@@ -86,9 +89,14 @@ def profile_shares(model, images):
     stats = pstats.Stats(profiler).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
 
     def cumulative(key):
+        key, _, caller = key.partition("<")
         name, _, where = key.partition("@")
-        return sum(v[3] for (f, _, n), v in stats.items()
-                   if n == name and (not where or f.endswith(where)))
+        total = 0.0
+        for (f, _, n), v in stats.items():
+            if n != name or (where and not f.endswith(where)):
+                continue
+            total += v[3] if not caller else sum(c[3] for k, c in v[4].items() if k[2] == caller)
+        return total
 
     seconds = {part: sum(map(cumulative, inside)) - sum(map(cumulative, outside))
                for part, (inside, outside) in _PARTS.items()}
