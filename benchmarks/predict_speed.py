@@ -20,7 +20,7 @@ prediction cost does not depend on how many images trained the model. Then:
    float32), with the peak resident memory of that process.
 
 Usage: ``python benchmarks/predict_speed.py [--n-train 40] [--n-images 8]
-[--repeats 3] [--sizes 8192 16384] [--tile 1024] [--large-tile 2048]
+[--repeats 3] [--sizes 8192 16384] [--tile 1024] [--large-tile 1536]
 [--model-out PATH] [--skip-large]``; one large image alone, on a saved model:
 ``python benchmarks/predict_speed.py --large-child MODEL SIZE TILE``.
 
@@ -143,7 +143,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[8192, 16384])
     parser.add_argument("--tile", type=int, default=1024, help="tiles of the 4096 x 4096 check")
-    parser.add_argument("--large-tile", type=int, default=2048, help="tiles of the large images")
+    parser.add_argument("--large-tile", type=int, default=1536, help="tiles of the large images")
     parser.add_argument("--model-out", help="also save the fitted CHM here (for --large-child)")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--large-child", nargs=3, metavar=("MODEL", "SIZE", "TILE"),

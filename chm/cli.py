@@ -37,7 +37,7 @@ __all__ = ["main", "build_parser", "parse_value", "TILE_ABOVE", "DEFAULT_TILE"]
 
 TILE_ABOVE = 2048 * 2048
 """Images with more pixels than this are predicted in tiles unless --tile-size 0."""
-DEFAULT_TILE = 1024
+DEFAULT_TILE = 1536
 """Tile side (pixels) of automatic tiling."""
 EXIT_BAD_INPUT = 2
 

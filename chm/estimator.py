@@ -35,7 +35,7 @@ from . import _validation as val
 from ._progress import bar, log
 from ._params import (N_JOBS, VERBOSE, Boolean, HasMethods, Interval, Options, RandomState,
                       SequenceOf, check_param)
-from ._runtime import compute_threads, resolve_n_jobs, thread_map
+from ._runtime import compute_threads, release_freed_memory, resolve_n_jobs, thread_map
 from .base import SegmenterMixin
 from .classifiers import make_stage, train_stage
 from .files import label_dtype
@@ -882,8 +882,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         def tiles(windows):
             return bar(windows, self.verbose >= 1 and len(windows) > 1, "tiles", unit="tile")
 
-        return predict_tiled(lambda window: per_tile(self._proba([window])[0]), image, tile_size,
-                             self.receptive_field_, self.plan_.step, progress=tiles)
+        def one(window):
+            out = per_tile(self._proba([window])[0])
+            release_freed_memory()  # the tile's intermediates, before the next tile's
+            return out
+
+        return predict_tiled(one, image, tile_size, self.receptive_field_, self.plan_.step,
+                             progress=tiles)
 
     def predict_proba(self, images, tile_size=None):
         """Class probability maps.

@@ -93,3 +93,19 @@ def test_tiny_tile_size_rejected(model):
 def test_tile_windows_rejects_non_integers(args):
     with pytest.raises(ValueError, match="must be"):
         list(tile_windows(*args))
+
+
+def test_freed_memory_is_released_after_every_tile(model, monkeypatch):
+    import chm.estimator
+    from chm.tiling import tile_windows
+    calls = []
+    monkeypatch.setattr(chm.estimator, "release_freed_memory", lambda: calls.append(1))
+    image = make_shapes(1, (296, 408), random_state=1)[0]
+    model.predict(image, tile_size=96)
+    n_tiles = len(list(tile_windows(image[0].shape[:2], 96, model.receptive_field_, model.plan_.step)))
+    assert n_tiles > 1 and len(calls) == n_tiles
+
+
+def test_release_freed_memory_runs_here():
+    from chm._runtime import release_freed_memory
+    release_freed_memory()  # glibc's malloc_trim, or nothing where there is none
