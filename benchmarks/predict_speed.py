@@ -173,11 +173,12 @@ def main(argv=None):
             speeds[name, n_jobs] = mpx_per_s(est, test, n_jobs, args.repeats)
             print(f"{name:>6} predict, n_jobs={n_jobs}: {speeds[name, n_jobs]:.3f} Mpx/s "
                   f"(median of {args.repeats})", flush=True)
+    default = model.average_folds
     model.set_params(average_folds=False)
     for n_jobs in (1, 2):
         print(f"   CHM predict, n_jobs={n_jobs}, average_folds=False: "
               f"{mpx_per_s(model, test, n_jobs, args.repeats):.3f} Mpx/s", flush=True)
-    model.set_params(average_folds=True)
+    model.set_params(average_folds=default)
     print(f"CHM / forest speed on 2 cores: {speeds['CHM', 2] / speeds['forest', 2]:.2f}; "
           f"CHM 2 cores / 1 core: {speeds['CHM', 2] / speeds['CHM', 1]:.2f}")
 
