@@ -520,14 +520,17 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             X.append(UnitInputs(target, sources, ctx_filter))
         return X
 
-    def _walk(self, plan, feats, unit_maps):
+    def _walk(self, plan, feats, unit_maps, release_features=False):
         """Run the units of ``plan`` in order; the last unit's (H_0, W_0, C) maps.
 
         ``unit_maps(index, spec, X)`` returns the unit's maps of its inputs
         ``X``; it trains the unit first when fitting. Context maps are
-        dropped once the last unit that reads them has run.
+        dropped once the last unit that reads them has run, and with
+        ``release_features`` so are the features of a level (in ``feats``)
+        once the last unit of that level has run.
         """
         last_reader = {j: i for i, spec in enumerate(plan) for j in spec.context}
+        last_of_level = {spec.level: i for i, spec in enumerate(plan)}
         outputs = {}
         for i, spec in enumerate(plan):
             maps = unit_maps(i, spec, self._unit_inputs(spec, plan, feats, outputs))
@@ -535,6 +538,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 del outputs[j]
             if spec.feeds_context:
                 outputs[i] = [self._as_context(m) for m in maps]
+            if release_features and last_of_level[spec.level] == i:
+                for f in feats:
+                    f[spec.level] = None
         return maps
 
     @staticmethod
@@ -608,7 +614,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                 self.average_folds, str) else bool(self.average_folds)
             return self._maps(unit, [normalized(x, unit.normalizer) for x in X], average)
 
-        return self._walk(self.plan_, feats, predict_unit)
+        return self._walk(self.plan_, feats, predict_unit, release_features=True)
 
     def _fit_unit(self, spec, X, ys, guides, rng):
         """Fit the unit ``spec`` on its inputs ``X``; return (unit, maps).

@@ -109,3 +109,26 @@ def test_freed_memory_is_released_after_every_tile(model, monkeypatch):
 def test_release_freed_memory_runs_here():
     from chm._runtime import release_freed_memory
     release_freed_memory()  # glibc's malloc_trim, or nothing where there is none
+
+
+def test_prediction_drops_each_level_s_features_after_its_last_unit(model):
+    image = make_shapes(1, (64, 80), random_state=3)[0]
+    feats = model._image_features(image, model.plan_)
+    seen = []
+    original = model._unit_inputs
+
+    def spy(spec, plan, feats_, outputs):
+        seen.append([f is None for f in feats_[0]])
+        return original(spec, plan, feats_, outputs)
+
+    model._unit_inputs = spy
+    try:
+        maps = model._predict_walk(feats)
+    finally:
+        del model._unit_inputs
+    levels = [spec.level for spec in model.plan_]
+    assert levels == [0, 1, 2, 0]
+    # before the top-down unit (level 0) the features of levels 1 and 2 are gone, not level 0's
+    assert seen[-1] == [False, True, True]
+    assert all(f is None for f in feats[0])
+    np.testing.assert_allclose(maps[0], model._predict_walk(model._image_features(image, model.plan_))[0])
