@@ -764,14 +764,16 @@ def test_learned_filters_join_the_default_bank_fitted_with_a_seed_of_random_stat
     assert not plain.bank_.needs_fit
 
 
-def test_average_folds_coarse_averages_the_levels_above_0_only(binary_data):
+def test_average_folds_coarse_averages_levels_2_and_above_only(binary_data):
     import copy
     images, _, labels = binary_data
-    model = small(context_cv=2, n_levels=2, average_folds="coarse").fit(images, labels)
-    assert [bool(u.fold_classifiers) for u in model.units_] == [True, True, False]
+    model = small(context_cv=2, n_levels=3, average_folds="coarse").fit(images, labels)
+    assert [u.spec.level for u in model.units_] == [0, 1, 2, 0]
+    assert [bool(u.fold_classifiers) for u in model.units_] == [True, True, True, False]
     coarse = model.predict_proba(images)
     by_hand = copy.deepcopy(model).set_params(average_folds=True)
-    by_hand.units_[0].fold_classifiers = []  # level 0: its own classifier alone
+    for unit in by_hand.units_[:2]:  # levels 0 and 1: their own classifier alone
+        unit.fold_classifiers = []
     for a, b in zip(by_hand.predict_proba(images), coarse):
         np.testing.assert_array_equal(a, b)
     for other in (True, False):
