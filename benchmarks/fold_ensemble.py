@@ -10,9 +10,11 @@ option acts at prediction only, so the variants differ by nothing else.
 (The ``levels 1-3`` records of the committed results were made when
 ``"coarse"`` meant the levels above 0.)
 
-Usage: ``python benchmarks/fold_ensemble.py [--px 10] [--seeds 0 1 2] [--out FILE]``;
-one JSON line per (seed, variant) is appended to ``--out``, and (seed, variant)
-pairs already there are skipped.
+Usage: ``python benchmarks/fold_ensemble.py [--px 10] [--seeds 0 1 2] [--out FILE]
+[--chm-params JSON] [--synthetic N]``; one JSON line per (px, seed, variant) is
+appended to ``--out``, and those already there are skipped. ``--synthetic N``
+uses N train and N test images of :func:`chm.synthetic.make_shapes` instead
+of Weizmann (for smoke tests).
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ from pathlib import Path
 import chm
 from chm.datasets import sample_sparse_labels
 from chm.metrics import pixel_error
+from chm.synthetic import make_shapes
 
 from _data import load_weizmann
 
@@ -34,19 +37,27 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--out", default="results/predict_speed/fold_ensemble.jsonl")
+    parser.add_argument("--chm-params", default="{}", help="JSON: CHM parameters other than the defaults")
+    parser.add_argument("--synthetic", type=int, default=None, metavar="N")
     args = parser.parse_args(argv)
+    params = json.loads(args.chm_params)
     out = Path(args.out)
     done = set()
     if out.exists():
         done = {(r["px"], r["seed"], r["variant"]) for r in map(json.loads, out.read_text().splitlines())}
-    train, train_masks, test, test_masks = load_weizmann()
+    if args.synthetic:
+        images, masks = make_shapes(2 * args.synthetic, (32, 40), random_state=0)
+        n = args.synthetic
+        train, train_masks, test, test_masks = images[:n], masks[:n], images[n:], masks[n:]
+    else:
+        train, train_masks, test, test_masks = load_weizmann()
     for seed in args.seeds:
         todo = [v for v in VARIANTS if (args.px, seed, v) not in done]
         if not todo:
             continue
         sparse = sample_sparse_labels(train_masks, args.px, random_state=seed)
         t0 = time.perf_counter()
-        model = chm.CHM(random_state=seed, n_jobs=args.n_jobs).fit(train, sparse)
+        model = chm.CHM(**{**params, "random_state": seed, "n_jobs": args.n_jobs}).fit(train, sparse)
         fit_s = time.perf_counter() - t0
         for variant in todo:
             model.set_params(average_folds=VARIANTS[variant])
