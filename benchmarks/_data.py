@@ -7,7 +7,7 @@ The table benchmarks load their own data (``table1_weizmann.load_data``,
 import numpy as np
 
 from chm.datasets import load_weizmann_horse
-from chm.synthetic import make_thin_structures
+from chm.synthetic import make_shapes, make_thin_structures
 
 #: Weizmann Horse protocol: gray images sorted by name, first 164 train, last 164 test.
 WEIZMANN_TRAIN = 164
@@ -18,6 +18,16 @@ def load_weizmann():
     images, masks = load_weizmann_horse()
     n = WEIZMANN_TRAIN
     return images[:n], masks[:n], images[-n:], masks[-n:]
+
+
+def load_weizmann_or_synthetic(n_synthetic=None):
+    """``load_weizmann()``, or with ``n_synthetic`` that many train and as many test images
+    of :func:`chm.synthetic.make_shapes` (32 x 40, seed 0), for smoke tests."""
+    if not n_synthetic:
+        return load_weizmann()
+    images, masks = make_shapes(2 * n_synthetic, (32, 40), random_state=0)
+    n = n_synthetic
+    return images[:n], masks[:n], images[n:], masks[n:]
 
 
 def load_thin(n_images, shape=(128, 128)):

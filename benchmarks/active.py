@@ -42,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 from _cli import json_dict
-from _runs import RunLog, f1_of_class, load_weizmann, run_all
+from _data import load_weizmann_or_synthetic
+from _runs import RunLog, f1_of_class, run_all
 
 import chm
 from chm.datasets import sample_sparse_labels
@@ -265,14 +266,7 @@ def main(argv=None):
     if not 1 <= args.start <= args.budget or args.step < 1:
         parser.error("need 1 <= --start <= --budget and --step >= 1")
 
-    if args.synthetic:
-        from chm.synthetic import make_shapes
-
-        images, masks = make_shapes(2 * args.synthetic, (32, 40), random_state=0)
-        n = args.synthetic
-        train_x, train_y, test_x, test_y = images[:n], masks[:n], images[n:], masks[n:]
-    else:
-        train_x, train_y, test_x, test_y = load_weizmann()
+    train_x, train_y, test_x, test_y = load_weizmann_or_synthetic(args.synthetic)
     data = (train_x[:args.train_images], train_y[:args.train_images],
             test_x[:args.test_images], test_y[:args.test_images])
     keys = [(strategy, seed, px) for seed in args.seeds for strategy in args.strategies

@@ -24,9 +24,8 @@ from pathlib import Path
 import chm
 from chm.datasets import sample_sparse_labels
 from chm.metrics import pixel_error
-from chm.synthetic import make_shapes
 
-from _data import load_weizmann
+from _data import load_weizmann_or_synthetic
 
 VARIANTS = {"all": True, "levels 2-3": "coarse", "none": False}
 
@@ -45,12 +44,7 @@ def main(argv=None):
     done = set()
     if out.exists():
         done = {(r["px"], r["seed"], r["variant"]) for r in map(json.loads, out.read_text().splitlines())}
-    if args.synthetic:
-        images, masks = make_shapes(2 * args.synthetic, (32, 40), random_state=0)
-        n = args.synthetic
-        train, train_masks, test, test_masks = images[:n], masks[:n], images[n:], masks[n:]
-    else:
-        train, train_masks, test, test_masks = load_weizmann()
+    train, train_masks, test, test_masks = load_weizmann_or_synthetic(args.synthetic)
     for seed in args.seeds:
         todo = [v for v in VARIANTS if (args.px, seed, v) not in done]
         if not todo:
