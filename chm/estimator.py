@@ -609,10 +609,11 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
     def _predict_walk(self, feats):
         """Level-0 probability maps of the fitted hierarchy on image features."""
+        coarse = isinstance(self.average_folds, str)  # "coarse", the one string allowed
+
         def predict_unit(index, spec, X):
             unit = self.units_[index]
-            average = (self.average_folds == "coarse" and spec.level >= _COARSE_FROM) if isinstance(
-                self.average_folds, str) else bool(self.average_folds)
+            average = spec.level >= _COARSE_FROM if coarse else bool(self.average_folds)
             return self._maps(unit, [normalized(x, unit.normalizer) for x in X], average)
 
         return self._walk(self.plan_, feats, predict_unit, release_features=True)

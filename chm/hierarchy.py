@@ -99,7 +99,7 @@ def _bilinear_weights(n_in, n_out):
     Output pixel ``i`` samples ``clip((i + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)``.
     """
     x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-    i0 = np.minimum(np.floor(x).astype(np.intp), n_in - 1)
+    i0 = np.floor(x).astype(np.intp)  # x is clipped to [0, n_in - 1]
     i1 = np.minimum(i0 + 1, n_in - 1)
     return i0, i1, (x - i0).astype(np.float32)
 

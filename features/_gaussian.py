@@ -30,7 +30,7 @@ def gaussian_planes_reference(x, sigma):
 
 @njit(cache=True, nogil=True)
 def _reflect(i, n):
-    """Index ``i`` folded into ``0 .. n - 1`` by half-sample reflection (for ``|i| < 2n``)."""
+    """Index ``i`` folded into ``0 .. n - 1`` by half-sample reflection, as often as needed."""
     while i < 0 or i >= n:
         i = -i - 1 if i < 0 else 2 * n - i - 1
     return i

@@ -383,11 +383,16 @@ class ImageFilter(Filter):
     Subclasses implement :meth:`_compute` on a 2-D float32 image.
     """
 
-    def _planes(self, image, memo):
+    @staticmethod
+    def _gray(image, memo):
+        """The luminance of a validated input in its working precision, memoised."""
         gray = memo.get(("gray",))
         if gray is None:
             gray = memo[("gray",)] = _luminance(working_precision(image))
-        return to_float32(self._compute(gray, memo))
+        return gray
+
+    def _planes(self, image, memo):
+        return to_float32(self._compute(self._gray(image, memo), memo))
 
     @abstractmethod
     def _compute(self, gray, memo):

@@ -418,9 +418,7 @@ class LearnedFilters(ImageFilter):
         radius of rows around it, so that the result equals the whole
         image's while the codes held at once are a strip's.
         """
-        gray = memo.get(("gray",))
-        if gray is None:
-            gray = memo[("gray",)] = _luminance(working_precision(image))
+        gray = self._gray(image, memo)
         encode, h = self._encoder(gray), gray.shape[0]
         radius = len(gaussian_kernel(self.pool_sigma)) // 2 if self.pool_sigma > 0 else 0
         strip = max(4 * radius, 1, _STRIP_VALUES // (gray.shape[1] * self.n_filters))
