@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_memory
 from skimage.transform import rescale
 
 from features import ContextFilter, FeatureNormalizer, Filter, FilterBank, default_bank
+from features.base import peak_abs
 
 from . import _validation as val
 from ._progress import bar, log
@@ -43,6 +44,7 @@ from .hierarchy import (downsample_to_level, grid_step, pad_to_step, padded_shap
                         pyramid, resize_map)
 from . import class_prior, penalty_search, training_length
 from .penalties import PENALTY_NAMES, Penalty, get_penalty
+from .folded_unit import FoldedUnit
 from .plan import LATER_STAGES, TOP_DOWN, Unit, build_plan
 from .tiling import filter_support, predict_tiled, receptive_field
 from .unit_inputs import UnitInputs, input_row_range, input_rows, normalized
@@ -608,13 +610,27 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                   + "; estimated " + ", ".join(f"{v:.3f}" for v in self.class_prior_))
 
     def _predict_walk(self, feats):
-        """Level-0 probability maps of the fitted hierarchy on image features."""
+        """Level-0 probability maps of the fitted hierarchy on image features.
+
+        Each unit predicts with its normalisation folded into its classifiers
+        (:class:`chm.folded_unit.FoldedUnit`), on the features where they lie;
+        where the folding does not apply, on normalised rows as in training.
+        """
         coarse = isinstance(self.average_folds, str)  # "coarse", the one string allowed
+
+        peaks = {}  # (image, level) -> largest |value| of that level's features
 
         def predict_unit(index, spec, X):
             unit = self.units_[index]
             average = spec.level >= _COARSE_FROM if coarse else bool(self.average_folds)
-            return self._maps(unit, [normalized(x, unit.normalizer) for x in X], average)
+            folded = FoldedUnit(unit, average, X[0].features.shape[-1])
+            for i, x in enumerate(X):
+                if (i, spec.level) not in peaks:
+                    peaks[i, spec.level] = peak_abs(x.features, "features")
+            if all(folded.applies(peaks[i, spec.level]) for i in range(len(X))):
+                return self._maps(folded.predict_proba, X, raw=True)
+            return self._maps(lambda rows: unit.predict_proba(rows, average),
+                              [normalized(x, unit.normalizer) for x in X])
 
         return self._walk(self.plan_, feats, predict_unit, release_features=True)
 
@@ -663,11 +679,12 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         # jobs 1.. are the fold copies
         unit = Unit(spec, norm, clf, [c for c, _ in trained[1:]] if folds else [])
         if not folds:
-            return unit, self._maps(unit, X, average=False)
+            return unit, self._maps(lambda rows: unit.predict_proba(rows, False), X)
         maps = [None] * len(X)
         for held, job in folds:
             source = Unit(spec, norm, trained[job][0])
-            for i, m in zip(held, self._maps(source, [X[i] for i in held], average=False)):
+            for i, m in zip(held, self._maps(lambda rows: source.predict_proba(rows, False),
+                                             [X[i] for i in held])):
                 maps[i] = m
         return unit, maps
 
@@ -766,18 +783,27 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
                            verbose=self.verbose - 1, name=name)
         return clf, hist
 
-    def _maps(self, unit, X, average):
-        """Probability maps (H, W, C) of a unit on normalised inputs.
+    def _maps(self, predict_rows, X, raw=False):
+        """Probability maps (H, W, C) of ``predict_rows`` on the inputs ``X`` of a unit.
 
-        The pixel rows of all images are cut into blocks of a fixed size,
-        predicted in ``n_jobs`` threads: one large image uses every core, and
-        the blocks (so the results) do not depend on ``n_jobs``.
+        ``predict_rows(rows)`` gives the probabilities of normalised rows, or
+        with ``raw`` ``predict_rows(features, context)`` those of the raw parts
+        (:meth:`chm.unit_inputs.UnitInputs.raw_row_range`). The pixel rows of
+        all images are cut into blocks of a fixed size, predicted in
+        ``n_jobs`` threads: one large image uses every core, and the blocks
+        (so the results) do not depend on ``n_jobs``.
         """
         sizes = [x.shape[0] * x.shape[1] for x in X]
         blocks = [(i, start) for i, n in enumerate(sizes) for start in range(0, n, _ROW_BLOCK)]
-        parts = thread_map(lambda b: unit.predict_proba(
-            input_row_range(X[b[0]], b[1], min(b[1] + _ROW_BLOCK, sizes[b[0]])), average),
-            blocks, self.n_jobs)
+
+        def block(b):
+            i, start = b
+            stop = min(start + _ROW_BLOCK, sizes[i])
+            if raw:
+                return predict_rows(*X[i].raw_row_range(start, stop))
+            return predict_rows(input_row_range(X[i], start, stop))
+
+        parts = thread_map(block, blocks, self.n_jobs)
         out, k = [], 0
         for x in X:
             n = -(-x.shape[0] * x.shape[1] // _ROW_BLOCK)

@@ -53,16 +53,33 @@ class UnitInputs:
             self.normalizer.transform(out, copy=False)
         return out
 
+    def _sample_context(self, rows, cols, out):
+        """Write the context of the pixels ``[rows, cols]`` into ``out`` (h, w, D - F)."""
+        n_ctx = self.context_filter.n_features
+        for k, source in enumerate(self.sources):
+            self.context_filter.sample_window(source, rows, cols, out[..., k * n_ctx:(k + 1) * n_ctx])
+        return out
+
     def window(self, rows, cols):
         """The inputs of the pixels ``[rows, cols]`` (two slices): float32 (h, w, D)."""
         part = self.features[rows, cols]
-        n_feat, n_ctx = part.shape[-1], self.context_filter.n_features
+        n_feat = part.shape[-1]
         out = np.empty(part.shape[:2] + (self.shape[-1],), np.float32)
         out[..., :n_feat] = part
-        for k, source in enumerate(self.sources):
-            start = n_feat + k * n_ctx
-            self.context_filter.sample_window(source, rows, cols, out[..., start:start + n_ctx])
+        self._sample_context(rows, cols, out[..., n_feat:])
         return self._finish(out)
+
+    def raw_row_range(self, start, stop):
+        """The unnormalised inputs of the flat pixels ``start .. stop - 1``, in two parts:
+        the image features (n, F), a view where the features are C-contiguous, and the
+        context (n, D - F)."""
+        h, w, n_feat = self.features.shape
+        first, last = start // w, -(-stop // w)
+        context = np.empty((last - first, w, self.shape[-1] - n_feat), np.float32)
+        self._sample_context(slice(first, last), slice(None), context)
+        skip = start - first * w
+        features = self.features.reshape(-1, n_feat)[start:stop]
+        return features, context.reshape((last - first) * w, -1)[skip:skip + stop - start]
 
     def __getitem__(self, key):
         rows, cols = key

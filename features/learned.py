@@ -45,7 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.exceptions import NotFittedError
 
-from ._gaussian import gaussian_kernel, gaussian_planes
+from ._gaussian import gaussian_kernel, gaussian_planes, gaussian_rows_channels_last
 from ._layout import planes_to_channels_last
 from ._learned_kernels import triangle_codes, triangle_codes_reference
 from .base import (MAX_SCALE, ImageFilter, _luminance, check_count, check_image, pad, to_float32,
@@ -425,5 +425,9 @@ class LearnedFilters(ImageFilter):
         for top in range(0, h, strip):
             bottom = min(h, top + strip)
             first, last = max(0, top - radius), min(h, bottom + radius)
-            pooled = gaussian_planes(encode(first, last), self.pool_sigma)
-            planes_to_channels_last(to_float32(pooled[:, top - first:bottom - first]), out[top:bottom])
+            codes = encode(first, last)
+            if codes.dtype == np.float32:
+                gaussian_rows_channels_last(codes, self.pool_sigma, top - first, out[top:bottom])
+            else:
+                pooled = gaussian_planes(codes, self.pool_sigma)
+                planes_to_channels_last(to_float32(pooled[:, top - first:bottom - first]), out[top:bottom])

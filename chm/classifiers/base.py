@@ -26,8 +26,16 @@ class StageClassifier:
         """Set ``params_`` from labeled rows ``X`` (n, D) with class indices ``y``."""
         raise NotImplementedError
 
-    def forward(self, X):  # pragma: no cover - interface
-        """Return ``(P, cache)``: probabilities (n, C) and what backward needs."""
+    def forward(self, X):
+        """Return ``(P, cache)``: probabilities (n, C) and what backward needs.
+
+        Every stage starts with an affine map, ``params_[0]`` and ``params_[1]``,
+        followed by :meth:`head`.
+        """
+        return self.head(affine(X, *self.params_[:2]))
+
+    def head(self, z):  # pragma: no cover - interface
+        """``(P, cache)`` from the first affine map's output ``z = X W + b`` (n, width)."""
         raise NotImplementedError
 
     def backward(self, X, cache, dP):  # pragma: no cover - interface

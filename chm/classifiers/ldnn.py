@@ -18,7 +18,7 @@ from sklearn.cluster import KMeans
 
 from ._kernels import (ldnn_backward_kernel, ldnn_backward_reference, ldnn_forward,
                        ldnn_forward_reference)
-from .base import StageClassifier, affine, affine_backward, binary_to_two_columns
+from .base import StageClassifier, affine_backward, binary_to_two_columns
 
 _EPS = np.float32(1e-6)
 
@@ -125,8 +125,7 @@ class LDNNStage(StageClassifier):
         total = f.sum(axis=1, keepdims=True) + _EPS
         return (f + _EPS / self.n_classes_) / total, total
 
-    def forward(self, X):
-        z = affine(X, *self.params_)
+    def head(self, z):
         f = np.stack([_forward(zk, self.n_groups, self.n_disc) for zk in self._nets(z)], axis=1)
         if self.n_classes_ == 2:
             return binary_to_two_columns(f[:, 0]), (z, f)

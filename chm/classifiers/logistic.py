@@ -1,7 +1,7 @@
 """Logistic stage classifier: sigmoid for two classes, softmax for more."""
 import numpy as np
 
-from .base import StageClassifier, affine, affine_backward, binary_to_two_columns
+from .base import StageClassifier, affine_backward, binary_to_two_columns
 
 
 class LogisticStage(StageClassifier):
@@ -28,8 +28,7 @@ class LogisticStage(StageClassifier):
         self.params_ = [W, np.zeros(self._n_out, np.float32)]
         return self
 
-    def forward(self, X):
-        z = affine(X, *self.params_)
+    def head(self, z):
         if self.n_classes_ == 2:
             f = 1 / (1 + np.exp(-z[:, 0]))
             return binary_to_two_columns(f), f

@@ -37,6 +37,17 @@ def test_context_windows_and_points_equal_the_filter_output(case):
     np.testing.assert_array_equal(pts, ref[r, c])
 
 
+def test_raw_row_range_splits_features_and_context(case):
+    inputs, whole, norm = case
+    flat = whole.reshape(-1, whole.shape[-1])
+    n_feat = inputs.features.shape[-1]
+    for start, stop in [(0, flat.shape[0]), (5, 40), (17, 34), (200, 221), (220, 221)]:
+        features, context = inputs.normalized(norm).raw_row_range(start, stop)  # never normalised
+        np.testing.assert_array_equal(features, flat[start:stop, :n_feat])
+        np.testing.assert_array_equal(context, flat[start:stop, n_feat:])
+        assert np.shares_memory(features, inputs.features)  # a view, not a copy
+
+
 def test_every_view_equals_the_whole_array(case):
     inputs, whole, norm = case
     assert inputs.shape == whole.shape
