@@ -624,9 +624,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
             unit = self.units_[index]
             average = spec.level >= _COARSE_FROM if coarse else bool(self.average_folds)
             folded = FoldedUnit(unit, average, X[0].features.shape[-1])
-            for i, x in enumerate(X):
-                if (i, spec.level) not in peaks:
-                    peaks[i, spec.level] = peak_abs(x.features, "features")
+            missing = [i for i in range(len(X)) if (i, spec.level) not in peaks]
+            found = thread_map(lambda i: peak_abs(X[i].features, "features"), missing, self.n_jobs)
+            peaks.update({(i, spec.level): peak for i, peak in zip(missing, found)})
             if all(folded.applies(peaks[i, spec.level]) for i in range(len(X))):
                 return self._maps(folded.predict_proba, X, raw=True)
             return self._maps(lambda rows: unit.predict_proba(rows, average),

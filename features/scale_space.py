@@ -2,7 +2,8 @@
 structure-tensor eigenvalues.
 
 All derivatives are exact Gaussian derivatives (``scipy.ndimage.gaussian_filter``
-with ``order``, see :func:`gaussian_derivative`), borders ``'reflect'``. LoG and Hessian responses are
+with ``order``, see :func:`gaussian_derivative`; float32 images by the numba
+kernel of :mod:`features._separable`), borders ``'reflect'``. LoG and Hessian responses are
 scale-normalised by ``sigma**2`` and gradient magnitudes by ``sigma``, so
 their magnitudes are comparable across scales. The plain functions accept a
 2-D image or an RGB image (reduced to luminance). Huge images are filtered
@@ -10,8 +11,8 @@ in float64 (see :mod:`features.base`), so the squared terms of the gradient
 magnitude, the eigenvalues and the structure tensor never overflow.
 """
 import numpy as np
-from scipy import ndimage as ndi
 
+from ._separable import gaussian_derivative_2d
 from .base import ImageFilter, as_gray, check_positive, fmt, planes_to_stack, to_float32
 
 MODE = "reflect"
@@ -28,7 +29,7 @@ def _gaussian_derivative(gray, sigma, order=(0, 0), memo=None):
     key = ("gauss", float(sigma), order)
     if memo is not None and key in memo:
         return memo[key]
-    out = ndi.gaussian_filter(gray, sigma, order=order, mode=MODE)
+    out = gaussian_derivative_2d(gray, sigma, order)
     if memo is not None:
         memo[key] = out
     return out
@@ -112,7 +113,7 @@ def _structure_tensor_planes(gray, sigma, rhos, memo=None):
     products = (gy * gy, gy * gx, gx * gx)
     out = []
     for rho in rhos:
-        jyy, jyx, jxx = (ndi.gaussian_filter(p, rho, mode=MODE) for p in products)
+        jyy, jyx, jxx = (gaussian_derivative_2d(p, rho) for p in products)
         big, small = _eig_sym2x2(jyy, jyx, jxx)
         out.extend((big, np.maximum(small, 0)))
     return np.stack(out)
