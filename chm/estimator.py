@@ -510,18 +510,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         each is brought to the unit's level (block means going down, bilinear
         going up), to be sampled by ``context_filter_``.
         """
-        X = []
         ctx_filter = self.context_filter_
-        for i, f in enumerate(feats):
-            target = f[spec.level]
+
+        def inputs(i):
+            target = feats[i][spec.level]
             sources = []
             for j in spec.context:
                 source, m = plan[j].level, outputs[j][i]
                 m = (downsample_to_level(m, spec.level - source) if source <= spec.level
                      else resize_map(m, target.shape[:2]))
                 sources.append(ctx_filter.extend(m))
-            X.append(UnitInputs(target, sources, ctx_filter))
-        return X
+            return UnitInputs(target, sources, ctx_filter)
+
+        return thread_map(inputs, range(len(feats)), self.n_jobs)
 
     def _walk(self, plan, feats, unit_maps, release_features=False):
         """Run the units of ``plan`` in order; the last unit's (H_0, W_0, C) maps.
@@ -889,13 +890,13 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         if self.average_flip:
             mirrored = self._input_maps([np.ascontiguousarray(im[:, ::-1]) for im in images])
             maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
-        out = []
-        for m in maps:
+        prior = getattr(self, "class_prior_", None)
+
+        def finish(m):
             p = _as_probabilities(m).astype(np.float32)
-            if getattr(self, "class_prior_", None) is not None:
-                p = class_prior.adjust(p, self.label_prior_, self.class_prior_)
-            out.append(p)
-        return out
+            return p if prior is None else class_prior.adjust(p, self.label_prior_, prior)
+
+        return thread_map(finish, maps, self.n_jobs)
 
     def _input_maps(self, images):
         """The hierarchy's output maps at the input resolution (the padding cropped away).
@@ -906,9 +907,9 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         out = []
         for first in range(0, len(images), _PREDICT_CHUNK):
             chunk = images[first:first + _PREDICT_CHUNK]
-            for im, m in zip(chunk, self._predict_walk(self._image_features(chunk, self.plan_))):
-                h, w = im.shape[:2]
-                out.append(resize_map(m, padded_shape(im.shape, self.plan_.step))[:h, :w])
+            maps = self._predict_walk(self._image_features(chunk, self.plan_))
+            out.extend(thread_map(lambda k: resize_map(maps[k], padded_shape(chunk[k].shape, self.plan_.step))
+                                  [:chunk[k].shape[0], :chunk[k].shape[1]], range(len(chunk)), self.n_jobs))
         return out
 
     def _tiled(self, image, tile_size, per_tile):
