@@ -10,7 +10,8 @@ prediction cost does not depend on how many images trained the model. Then:
    ``--repeats`` runs, in megapixels per second.
 2. **Profile.** One single-core CHM prediction of the same images under
    cProfile: the share of the time spent in image features, in the stage
-   classifiers, in context sampling, in feature normalisation and in
+   classifiers, in context sampling, in feature normalisation (folded into
+   the classifiers where it applies, :mod:`chm.folded_unit`) and in
    resampling (working resolution, pyramid levels, context maps).
 3. **Tiling.** A 4096 x 4096 image predicted whole and in tiles
    (``--tile``): the share of pixels with the same label, and the largest
@@ -70,8 +71,8 @@ def mpx_per_s(model, images, n_jobs, repeats):
 # "name@file" picks a function by its file, "name<caller" its calls from that caller only.
 _PARTS = {
     "features": (["level_features"], ["working_image"]),
-    "classifiers": (["predict_proba@plan.py"], []),
-    "context sampling": (["_unit_inputs", "window@unit_inputs.py"],
+    "classifiers": (["predict_proba@plan.py", "predict_proba@folded_unit.py"], []),
+    "context sampling": (["_unit_inputs", "window@unit_inputs.py", "raw_row_range@unit_inputs.py"],
                          ["resize_map<_unit_inputs", "downsample_to_level<_unit_inputs",
                           "transform@normalize.py"]),
     "normalisation": (["transform@normalize.py"], []),
