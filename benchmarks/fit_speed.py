@@ -7,8 +7,8 @@ speed-up of the numba total-variation kernel over its numpy reference
 (median of repeated calls on a 212 x 265 map).
 
 Usage: ``python benchmarks/fit_speed.py [--n-labeled 10] [--seed 0] [--n-jobs -1]``
-Targets: <= 300 s and <= 8 GB on 2 cores (the default measured 109.2 s and
-4.88 GB, ``benchmarks/results/fit_speed``; earlier, with 128 learned filters
+Targets: <= 300 s and <= 8 GB on 2 cores (the default measured 98.0 s and
+4.91 GB, ``benchmarks/results/fit_speed``; before, 109.2 s and 4.88 GB; earlier, with 128 learned filters
 and epochs="auto", 212.6 s and 4.82 GB, 7 epochs chosen; with 64 filters
 and 15 epochs 206.0 s and 3.68 GB; before the learned filters the target was
 <= 120 s and <= 6 GB).
