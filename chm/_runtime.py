@@ -121,20 +121,21 @@ def retained_heap():
     With glibc's defaults, every array larger than the mmap threshold is a
     fresh mapping, unmapped when freed, so each of the many large temporaries
     of a prediction is handed fresh pages, which the kernel zeroes and maps on
-    first touch (page faults). In a virtual
-    machine those faults cost a fifth to a quarter of the prediction time
-    (``benchmarks/predict_speed.py``, 8 images of 512 x 512 on one core:
-    97,000 faults, 0.7 to 1.7 s of system time in 5.1 to 6.9 s). Inside the
-    block, blocks of up to 1 GiB are taken from the heap and freed memory
-    stays there to be reused, and all threads share one arena (by default
-    each worker thread gets its own, whose free memory the others cannot
-    reuse). On leaving the outermost block, blocks from
-    32 MiB (the ceiling of glibc's own dynamic threshold) are mapped again,
-    and the free memory is handed back (:func:`release_freed_memory`) when it
-    is more than :data:`KEEP_FREE_BYTES` or cannot be measured; up to that
-    much stays for the next call, which then starts without faults. Threads
-    may again have arenas of their own (glibc's default limit). A no-op
-    where the C library is not glibc.
+    first touch (page faults). In a virtual machine those faults cost a fifth
+    to a quarter of the prediction time (``benchmarks/predict_speed.py``, 8
+    images of 512 x 512 on one core: 97,000 faults, 0.7 to 1.7 s of system
+    time in 5.1 to 6.9 s).
+
+    Inside the block, blocks of up to 1 GiB are taken from the heap and freed
+    memory stays there to be reused, and all threads share one arena (by
+    default each worker thread gets its own, whose free memory the others
+    cannot reuse). On leaving the outermost block, blocks from 32 MiB (the
+    ceiling of glibc's own dynamic threshold) are mapped again, threads may
+    again have arenas of their own (glibc's default limit), and the free
+    memory is handed back (:func:`release_freed_memory`) when it is more than
+    :data:`KEEP_FREE_BYTES` or cannot be measured; up to that much stays for
+    the next call, which then starts without faults. A no-op where the C
+    library is not glibc.
     """
     global _heap_depth
     if _MALLOPT is None:

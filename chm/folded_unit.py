@@ -59,7 +59,6 @@ class FoldedUnit:
         self.feature_weights = np.ascontiguousarray(W[:n_features], np.float32)
         self.context_weights = np.ascontiguousarray(W[n_features:], np.float32)
         self.bias = np.concatenate(biases).astype(np.float32)
-        self.n_features = int(n_features)
         self._mean_abs = float(np.abs(mean[:n_features]).max(initial=0))
         self._scale_min = float(scale.min(initial=1))
         self._centred = bool(np.all(np.abs(mean / scale) <= MAX_CENTRE_RATIO))

@@ -73,13 +73,20 @@ class UnitInputs:
         """The unnormalised inputs of the flat pixels ``start .. stop - 1``, in two parts:
         the image features (n, F), a view where the features are C-contiguous, and the
         context (n, D - F)."""
-        h, w, n_feat = self.features.shape
-        first, last = start // w, -(-stop // w)
-        context = np.empty((last - first, w, self.shape[-1] - n_feat), np.float32)
-        self._sample_context(slice(first, last), slice(None), context)
-        skip = start - first * w
+        _, w, n_feat = self.features.shape
+        rows, skip = self._row_span(start, stop)
+        n, n_ctx = (rows.stop - rows.start) * w, self.shape[-1] - n_feat
+        context = np.empty((rows.stop - rows.start, w, n_ctx), np.float32)
+        self._sample_context(rows, slice(None), context)
         features = self.features.reshape(-1, n_feat)[start:stop]
-        return features, context.reshape((last - first) * w, -1)[skip:skip + stop - start]
+        return features, context.reshape(n, n_ctx)[skip:skip + stop - start]
+
+    def _row_span(self, start, stop):
+        """The image rows holding the flat pixels ``start .. stop - 1`` (a slice), and the
+        offset of pixel ``start`` in them."""
+        w = self.features.shape[1]
+        first, last = start // w, -(-stop // w)
+        return slice(first, last), start - first * w
 
     def __getitem__(self, key):
         rows, cols = key
@@ -106,10 +113,9 @@ class UnitInputs:
 
     def row_range(self, start, stop):
         """The inputs of the flat pixels ``start .. stop - 1``: float32 (stop - start, D)."""
-        w = self.features.shape[1]
-        first, last = start // w, -(-stop // w)
-        block = self.window(slice(first, last), slice(None)).reshape(-1, self.shape[-1])
-        return block[start - first * w:stop - first * w]
+        rows, skip = self._row_span(start, stop)
+        block = self.window(rows, slice(None)).reshape(-1, self.shape[-1])
+        return block[skip:skip + stop - start]
 
 
 def normalized(x, normalizer):

@@ -11,17 +11,36 @@ import numpy as np
 from numba import njit
 from scipy import ndimage as ndi
 
-__all__ = ["gaussian_kernel", "gaussian_planes", "gaussian_planes_reference", "gaussian_rows_channels_last",
-           "gaussian_rows_channels_last_reference"]
+__all__ = ["derivative_weights", "gaussian_kernel", "gaussian_planes", "gaussian_planes_reference",
+           "gaussian_rows_channels_last", "gaussian_rows_channels_last_reference"]
+
+
+def derivative_weights(sigma, order, truncate=4.0):
+    """The correlation weights of ``scipy.ndimage.gaussian_filter1d(..., sigma, order)``.
+
+    float64 ``(2r + 1,)``, ``r = int(truncate * sigma + 0.5)``: the normalised
+    Gaussian ``phi`` for order 0, ``-x / sigma**2 phi`` for order 1 and
+    ``(x**2 / sigma**4 - 1 / sigma**2) phi`` for order 2, reversed (a
+    convolution kernel applied as a correlation).
+    """
+    sigma, order = float(sigma), int(order)
+    if order not in (0, 1, 2):
+        raise ValueError(f"order must be 0, 1 or 2, got {order}")
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 * (x / sigma) ** 2)
+    phi /= phi.sum()
+    if order == 1:
+        phi = -x / sigma ** 2 * phi
+    elif order == 2:
+        phi = (x * x / sigma ** 4 - 1 / sigma ** 2) * phi
+    return phi[::-1].copy()
 
 
 def gaussian_kernel(sigma, truncate=4.0):
     """The normalised 1-D Gaussian of ``scipy.ndimage.gaussian_filter1d``: float32 ``(2r + 1,)``,
-    ``r = int(truncate * sigma + 0.5)``."""
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
-    return (k / k.sum()).astype(np.float32)
+    ``r = int(truncate * sigma + 0.5)`` (:func:`derivative_weights` of order 0)."""
+    return derivative_weights(sigma, 0, truncate).astype(np.float32)
 
 
 def gaussian_planes_reference(x, sigma):

@@ -13,31 +13,9 @@ import numpy as np
 from numba import njit
 from scipy import ndimage as ndi
 
-from ._gaussian import _reflect
+from ._gaussian import _reflect, derivative_weights
 
 __all__ = ["derivative_weights", "gaussian_derivative_2d", "gaussian_derivative_2d_reference"]
-
-
-def derivative_weights(sigma, order, truncate=4.0):
-    """The correlation weights of ``scipy.ndimage.gaussian_filter1d(..., sigma, order)``.
-
-    float64 ``(2r + 1,)``, ``r = int(truncate * sigma + 0.5)``: the normalised
-    Gaussian ``phi`` for order 0, ``-x / sigma**2 phi`` for order 1 and
-    ``(x**2 / sigma**4 - 1 / sigma**2) phi`` for order 2, reversed (a
-    convolution kernel applied as a correlation).
-    """
-    sigma, order = float(sigma), int(order)
-    if order not in (0, 1, 2):
-        raise ValueError(f"order must be 0, 1 or 2, got {order}")
-    radius = int(truncate * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 * (x / sigma) ** 2)
-    phi /= phi.sum()
-    if order == 1:
-        phi = -x / sigma ** 2 * phi
-    elif order == 2:
-        phi = (x * x / sigma ** 4 - 1 / sigma ** 2) * phi
-    return phi[::-1].copy()
 
 
 def gaussian_derivative_2d_reference(image, sigma, order=(0, 0)):
