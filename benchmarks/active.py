@@ -15,9 +15,11 @@ Strategies: ``MEASURE`` or ``MEASURE-sSIGMA`` (uncertainty measure of
 spread out, take the ones whose level-0 image features lie farthest from
 every labeled pixel's and every pick's: greedy k-center, Sener & Savarese
 2018, over all images, ``--step`` per image), optionally
-followed by ``+prior`` and/or ``+epochs``: the rounds after the first fit
-with the class shares (``CHM(class_prior=...)``) and/or the training length
-the first round's model chose from its random labels, instead of
+followed by ``+prior``, ``+share`` and/or ``+epochs``: the rounds after the
+first fit with the class shares (``CHM(class_prior=...)``) the first
+round's model estimated (``+prior``) or the plain class shares of the first
+round's random labels (``+share``: an unbiased sample of the pixels), and/or
+the training length the first round's model chose from its random labels, instead of
 re-estimating them from labels that are no longer a random sample (about
 half the suggested pixels are horse, against a quarter of the pixels); and
 ``random``, the baseline: ``--budget`` random pixels per image, drawn at once
@@ -51,7 +53,7 @@ from chm.labeling import Suggestions, suggest_from_proba
 from chm.metrics import pixel_error
 
 STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?(?:-p(\d+))?"
-                      r"((?:\+prior|\+epochs)*)$")
+                      r"((?:\+prior|\+share|\+epochs)*)$")
 
 
 def parse_strategy(name):
@@ -63,7 +65,7 @@ def parse_strategy(name):
     found = STRATEGY.match(name)
     if not found:
         raise ValueError(f"unknown strategy {name!r}: use random or "
-                         "MEASURE[-sSIGMA][-pPOOL][+prior][+epochs]")
+                         "MEASURE[-sSIGMA][-pPOOL][+prior|+share][+epochs]")
     return (found.group(1), float(found.group(2) or 0), set(found.group(4).split("+")) - {""},
             int(found.group(3) or 0))
 
@@ -106,14 +108,18 @@ def key_of(run):
 
 
 def kept_params(strategy, seed, px, args):
-    """CHM parameters a later round takes from the first round's run (``+prior``, ``+epochs``)."""
+    """CHM parameters a later round takes from the first round's run (``+prior``, ``+share``,
+    ``+epochs``)."""
     keep = set() if strategy == "random" or px == args.start else parse_strategy(strategy)[2]
     if not keep:
         return {}
     first = RunLog(args.out, key_of).latest().get((strategy, seed, args.start))
     if first is None:
         raise RuntimeError(f"the first round of {strategy} seed {seed} is not on disk")
+    if {"prior", "share"} <= keep:
+        raise ValueError(f"{strategy}: +prior and +share both set the class shares")
     return {**({"class_prior": first["class_prior"]} if "prior" in keep else {}),
+            **({"class_prior": first["label_prior"]} if "share" in keep else {}),
             **({"epochs": first["epochs"]} if "epochs" in keep else {})}
 
 
