@@ -66,8 +66,10 @@ def parse_strategy(name):
     if not found:
         raise ValueError(f"unknown strategy {name!r}: use random or "
                          "MEASURE[-sSIGMA][-pPOOL][+prior|+share][+epochs]")
-    return (found.group(1), float(found.group(2) or 0), set(found.group(4).split("+")) - {""},
-            int(found.group(3) or 0))
+    keep = set(found.group(4).split("+")) - {""}
+    if {"prior", "share"} <= keep:
+        raise ValueError(f"{name}: +prior and +share both set the class shares")
+    return found.group(1), float(found.group(2) or 0), keep, int(found.group(3) or 0)
 
 
 def rounds(args):
@@ -116,8 +118,6 @@ def kept_params(strategy, seed, px, args):
     first = RunLog(args.out, key_of).latest().get((strategy, seed, args.start))
     if first is None:
         raise RuntimeError(f"the first round of {strategy} seed {seed} is not on disk")
-    if {"prior", "share"} <= keep:
-        raise ValueError(f"{strategy}: +prior and +share both set the class shares")
     return {**({"class_prior": first["class_prior"]} if "prior" in keep else {}),
             **({"class_prior": first["label_prior"]} if "share" in keep else {}),
             **({"epochs": first["epochs"]} if "epochs" in keep else {})}

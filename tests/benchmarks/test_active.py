@@ -65,6 +65,23 @@ def test_strategy_names(active):
         active.parse_strategy("margin-x4")
 
 
+def test_share_keeps_the_first_rounds_label_shares(active, tmp_path):
+    """``+share``: later rounds predict for the class shares of the first round's (random)
+    labels; ``+prior`` for the shares the first model estimated; the first round keeps
+    the defaults."""
+    first = {"strategy": "margin+share+epochs", "seed": 0, "px": 2, "epochs": 7,
+             "label_prior": [0.75, 0.25], "class_prior": [0.9, 0.1]}
+    (tmp_path / "runs.jsonl").write_text(json.dumps(first) + "\n"
+                                         + json.dumps({**first, "strategy": "margin+prior"}) + "\n")
+    args = active.argparse.Namespace(out=str(tmp_path), start=2)
+    assert active.kept_params("margin+share+epochs", 0, 4, args) == {
+        "class_prior": [0.75, 0.25], "epochs": 7}
+    assert active.kept_params("margin+prior", 0, 4, args) == {"class_prior": [0.9, 0.1]}
+    assert active.kept_params("margin+share+epochs", 0, 2, args) == {}
+    with pytest.raises(ValueError, match="both set the class shares"):
+        active.parse_strategy("margin+prior+share")
+
+
 def test_min_sq_distance_matches_brute_force(active):
     rng = np.random.RandomState(0)
     A, B = rng.rand(50, 4), rng.rand(7, 4)
