@@ -9,7 +9,8 @@ predicts label images of 1s and 2s.
 Usage::
 
     chm train IMAGE... --labels LABEL... --out MODEL [--method chm|forest]
-              [--unlabeled V] [--config FILE.toml|FILE.json] [--set KEY=VALUE ...] [--quiet]
+              [--unlabeled V] [--config FILE.toml|FILE.json] [--set KEY=VALUE ...]
+              [--shares-from LABEL...] [--quiet]
     chm predict MODEL IMAGE... --out DIR [--proba] [--tile-size N] [--scheduler ADDRESS]
               [--quiet]
     chm evaluate MODEL IMAGE... --labels LABEL... [--unlabeled V] [--quiet]
@@ -243,9 +244,38 @@ class _Predictor:
 
 
 # --------------------------------------------------------------- commands
+def _label_shares(paths, classes, unlabeled):
+    """Class shares of the labeled pixels of label files (``--shares-from``).
+
+    One share per value of ``classes`` (the training labels' values, sorted:
+    the order of ``CHM.classes_``); a value the training labels lack is an
+    error, as is a set of files with no labeled pixel.
+    """
+    counts = dict.fromkeys(classes, 0)
+    paths = files.expand_paths(paths)
+    for path in paths:
+        labels = files.read_labels(path)
+        values, n = np.unique(labels[labels != unlabeled], return_counts=True)
+        for value, k in zip(values.tolist(), n.tolist()):
+            if value not in counts:
+                raise files.FileError(path, f"holds the label {value}, which no training label "
+                                            f"file has (classes {', '.join(map(str, classes))})")
+            counts[value] += k
+    total = sum(counts.values())
+    if total == 0:
+        raise UsageError(f"--shares-from: no labeled pixels in {len(paths)} label files (every "
+                         f"pixel is {unlabeled}, the unlabeled value)")
+    return [counts[c] / total for c in classes]
+
+
 def _train(args):
     quiet = args.quiet
-    model = _make_estimator(args.method, _options(args), quiet)
+    options = _options(args)
+    if args.shares_from and (args.method != "chm" or "class_prior" in options):
+        raise UsageError("--shares-from sets class_prior of --method chm; "
+                         + ("--set/--config set it too" if args.method == "chm"
+                            else f"--method {args.method} has none"))
+    model = _make_estimator(args.method, options, quiet)
     pairs = _pairs(args.images, args.labels)
     images, labels, first = [], [], None
     for image_path, label_path in _progress(pairs, quiet, desc="reading", unit="image"):
@@ -261,6 +291,11 @@ def _train(args):
     if not any((lab >= 0).any() for lab in labels):
         raise UsageError(f"no labeled pixels in the label files (every pixel is "
                          f"{args.unlabeled}, the unlabeled value)")
+    if args.shares_from:
+        classes = np.unique(np.concatenate([lab[lab >= 0].ravel() for lab in labels])).tolist()
+        model.set_params(class_prior=_label_shares(args.shares_from, classes, args.unlabeled))
+        _say(quiet, "class shares from --shares-from: " + ", ".join(
+            f"{c}: {share:.3f}" for c, share in zip(classes, model.class_prior)))
     _say(quiet, f"training {args.method} on {len(images)} images")
     model.fit(images, labels)
     out = Path(args.out)
@@ -554,6 +589,12 @@ def build_parser():
                        help="estimator option, VALUE parsed as JSON when it can be (2, 0.1, "
                             "true, null, [1,2]) else taken as text; repeatable, wins over "
                             "--config; random_state defaults to 0")
+    train.add_argument("--shares-from", nargs="+", metavar="LABEL",
+                       help="label files of pixels labeled at random (such as the first "
+                            "clicks, before any suggested pixel): predictions are made for "
+                            "their class shares (class_prior). Pixels labeled where chm "
+                            "suggest pointed are not a random sample, and the shares the "
+                            "model would estimate from them are biased")
     quiet_option(train)
     train.set_defaults(run=_train)
 

@@ -280,6 +280,41 @@ def test_config_file_and_set_override(data, tmp_path):
     assert (chm.load(model).n_estimators, chm.load(model).sigma_max) == (3, 4)
 
 
+def test_shares_from_sets_the_class_prior(data, tmp_path, capsys):
+    """--shares-from: the model predicts for the class shares of the given label files."""
+    root, _ = data
+    (tmp_path / "clicks").mkdir()
+    clicks = np.zeros((40, 48), np.uint8)
+    clicks[0, :3] = 1
+    clicks[5, 7] = 2  # 3 of class 1, 1 of class 2 ...
+    iio.imwrite(tmp_path / "clicks" / "a.png", clicks)
+    clicks[:] = 0
+    clicks[9, 9] = 2  # ... and another of class 2
+    iio.imwrite(tmp_path / "clicks" / "b.png", clicks)
+    model = tmp_path / "m.chm"
+    base = ["train", str(root / "img"), "--labels", str(root / "lab"), "--out", str(model)]
+    assert cli.main(base + ["--shares-from", str(tmp_path / "clicks"), "--quiet"] + TINY_CHM) == 0
+    fitted = chm.load(model)
+    assert fitted.classes_.tolist() == [1, 2]
+    assert fitted.class_prior_ == pytest.approx([0.6, 0.4])
+    assert fitted.label_prior_ != pytest.approx([0.6, 0.4])
+
+    iio.imwrite(tmp_path / "clicks" / "b.png", np.full((40, 48), 3, np.uint8))
+    code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "b.png")] + TINY_CHM,
+                           capsys)
+    _assert_one_line_error(code, err, "label 3")
+    code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks"), "--set",
+                                   "class_prior=[1,1]"], capsys)
+    _assert_one_line_error(code, err, "--shares-from")
+    code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks"), "--method",
+                                   "forest"], capsys)
+    _assert_one_line_error(code, err, "--method forest")
+    iio.imwrite(tmp_path / "clicks" / "b.png", np.zeros((40, 48), np.uint8))
+    code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "b.png")] + TINY_CHM,
+                           capsys)
+    _assert_one_line_error(code, err, "no labeled pixels")
+
+
 # -------------------------------------------------------------- bad input
 def test_missing_image_file(data, tmp_path, capsys):
     root, _ = data
