@@ -249,7 +249,7 @@ def _label_shares(paths, classes, unlabeled):
 
     One share per value of ``classes`` (the training labels' values, sorted:
     the order of ``CHM.classes_``); a value the training labels lack is an
-    error, as is a set of files with no labeled pixel.
+    error, as is a class with no pixel in the files (its share would be 0).
     """
     counts = dict.fromkeys(classes, 0)
     paths = files.expand_paths(paths)
@@ -265,6 +265,10 @@ def _label_shares(paths, classes, unlabeled):
     if total == 0:
         raise UsageError(f"--shares-from: no labeled pixels in {len(paths)} label files (every "
                          f"pixel is {unlabeled}, the unlabeled value)")
+    missing = [str(c) for c in classes if counts[c] == 0]
+    if missing:  # a share of 0 would keep the class out of every prediction
+        raise UsageError(f"--shares-from: no pixel of class {', '.join(missing)} in "
+                         f"{len(paths)} label files; label more pixels at random")
     return [counts[c] / total for c in classes]
 
 

@@ -313,6 +313,12 @@ def test_shares_from_sets_the_class_prior(data, tmp_path, capsys):
     code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "b.png")] + TINY_CHM,
                            capsys)
     _assert_one_line_error(code, err, "no labeled pixels")
+    clicks[:] = 0
+    clicks[0, 0] = 1
+    iio.imwrite(tmp_path / "clicks" / "a.png", clicks)
+    code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "a.png")] + TINY_CHM,
+                           capsys)
+    _assert_one_line_error(code, err, "no pixel of class 2")
 
 
 # -------------------------------------------------------------- bad input
