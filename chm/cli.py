@@ -296,7 +296,9 @@ def _train(args):
         raise UsageError(f"no labeled pixels in the label files (every pixel is "
                          f"{args.unlabeled}, the unlabeled value)")
     if args.shares_from:
-        classes = np.unique(np.concatenate([lab[lab >= 0].ravel() for lab in labels])).tolist()
+        from ._validation import check_sparse_labels
+
+        classes = check_sparse_labels(labels).tolist()  # the order of classes_
         model.set_params(class_prior=_label_shares(args.shares_from, classes, args.unlabeled))
         _say(quiet, "class shares from --shares-from: " + ", ".join(
             f"{c}: {share:.3f}" for c, share in zip(classes, model.class_prior)))

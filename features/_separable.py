@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 
 from ._gaussian import _reflect, derivative_weights
 
-__all__ = ["derivative_weights", "gaussian_derivative_2d", "gaussian_derivative_2d_reference"]
+__all__ = ["gaussian_derivative_2d", "gaussian_derivative_2d_reference"]
 
 
 def gaussian_derivative_2d_reference(image, sigma, order=(0, 0)):

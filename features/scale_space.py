@@ -15,6 +15,7 @@ import numpy as np
 from ._separable import gaussian_derivative_2d
 from .base import ImageFilter, as_gray, check_positive, fmt, planes_to_stack, to_float32
 
+
 def _gaussian_derivative(gray, sigma, order=(0, 0), memo=None):
     """:func:`gaussian_derivative` of a validated 2-D image, in its precision, memoised.
 

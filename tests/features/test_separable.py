@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from features._separable import (derivative_weights, gaussian_derivative_2d,
-                                 gaussian_derivative_2d_reference)
+from features._gaussian import derivative_weights
+from features._separable import gaussian_derivative_2d, gaussian_derivative_2d_reference
 
 
 @pytest.mark.parametrize("sigma", [0.7, 1.0, 2.5, 8.0])
