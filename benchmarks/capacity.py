@@ -9,7 +9,8 @@ CHM (``default`` alone is the default):
   ``learned:K:P:S`` sets ``n_filters``, ``patch_size``, ``pool_sigma``) /
   the CHM bank plus learned filters is written ``bank=chm,learned``; several
   learned banks ``bank=learned,learned:32:11``;
-- ``ldnn=GxD`` (every level) or ``ldnn=original`` (10 x 20 at level 0,
+- ``ldnn=GxD`` (every level), ``ldnn=16,8,8,8x16,8,8,8`` (one size per
+  level) or ``ldnn=original`` (10 x 20 at level 0,
   24 x 24 above);
 - ``stages=2`` (the original schedule: a second, level-0 top-down stage that
   reads every map of the first, ``later_stages="top_down"``);
@@ -70,6 +71,11 @@ def _bank(value):
     return parts[0] if len(parts) == 1 else features.FilterBank(parts)
 
 
+def _sizes(value):
+    """An LDNN size: ``8`` (every level) or ``16,8,8,8`` (one per level)."""
+    return int(value) if "," not in value else tuple(int(v) for v in value.split(","))
+
+
 def config_params(config):
     """CHM parameters of a configuration string (see the module docstring)."""
     params = {}
@@ -83,8 +89,8 @@ def config_params(config):
             if value == "original":
                 params.update(n_groups=(10, 24, 24, 24), n_disc=(20, 24, 24, 24))
             else:
-                g, d = value.split("x")
-                params.update(n_groups=int(g), n_disc=int(d))
+                g, d = value.split("x")  # GxD, or per level G0,G1,..xD0,D1,..
+                params.update(n_groups=_sizes(g), n_disc=_sizes(d))
         elif key == "stages":
             params.update(n_stages=int(value), later_stages="top_down")
         elif key == "epochs":
