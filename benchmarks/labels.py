@@ -18,6 +18,8 @@ Methods: ``forest`` (:class:`chm.baselines.ForestSegmenter`),
 ``supervised`` (``CHM(tv_weight=0)``), ``tv`` (``CHM(penalty="tv", tv_weight=0.1)``),
 ``bilateral`` (the dense bilateral penalty at weight 0.3), ``auto`` (penalty
 and weight chosen on held-out labeled pixels),
+``tv+self`` (:class:`chm.self_training.SelfTrainingSegmenter` around the
+default CHM: refitted with 20 confident pseudo-labels per image),
 ``supervised+mrf`` (:class:`chm.mrf_segmenter.MRFSegmenter` around the
 supervised CHM, lambda by cross-validation on labeled pixels).
 
@@ -48,6 +50,7 @@ from chm.datasets import sample_sparse_labels
 from chm.labeling import simulate_strokes
 from chm.metrics import pixel_error
 from chm.mrf_segmenter import MRFSegmenter
+from chm.self_training import SelfTrainingSegmenter
 
 METHODS = {
     "forest": lambda seed, n_jobs: ForestSegmenter(random_state=seed, n_jobs=n_jobs),
@@ -58,6 +61,8 @@ METHODS = {
                                               random_state=seed, n_jobs=n_jobs),
     "auto": lambda seed, n_jobs: chm.CHM(penalty="auto", tv_weight="auto", random_state=seed,
                                          n_jobs=n_jobs),
+    "tv+self": lambda seed, n_jobs: SelfTrainingSegmenter(
+        chm.CHM(random_state=seed, n_jobs=n_jobs), random_state=seed),
     "supervised+mrf": lambda seed, n_jobs: MRFSegmenter(
         chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs), cv_images=50,
         random_state=seed, n_jobs=n_jobs),

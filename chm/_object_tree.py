@@ -58,6 +58,7 @@ ESTIMATORS = frozenset({
     "chm.estimator.CHM",
     "chm.baselines.ForestSegmenter",
     "chm.mrf_segmenter.MRFSegmenter",
+    "chm.self_training.SelfTrainingSegmenter",
     "chm.convnet.estimator.ConvNetSegmenter",
 })
 

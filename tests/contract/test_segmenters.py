@@ -35,6 +35,7 @@ import chm
 from chm.baselines import ForestSegmenter
 from chm.datasets import sample_sparse_labels
 from chm.mrf_segmenter import MRFSegmenter
+from chm.self_training import SelfTrainingSegmenter
 from chm.synthetic import make_shapes
 
 from .strategies import CORRUPTIONS
@@ -75,6 +76,8 @@ SPECS = [
     Spec("ConvNetSegmenter", small_convnet, n_jobs_invariant=False),
     Spec("MRFSegmenter", lambda: MRFSegmenter(small_chm(), weights=(0.0, 0.5, 2.0), cv=2,
                                               random_state=0)),
+    Spec("SelfTrainingSegmenter", lambda: SelfTrainingSegmenter(small_chm(), n_per_image=5,
+                                                                random_state=0)),
 ]
 
 #: Segmenters with a training loop, which name its settings alike.
