@@ -161,6 +161,15 @@ def _chm_supervised(config, seed):
     return chm_model(config, seed, tv_weight=0.0)
 
 
+def _chm_dense(config, seed):
+    """The dense-label reference: supervised CHM, with ``config["dense_stages"]`` stages
+    (the original CHM's schedule for 2: a level-0 top-down stage reading every map of the
+    first, ``later_stages="top_down"``)."""
+    stages = int(config.get("dense_stages") or 1)
+    schedule = {"n_stages": stages, "later_stages": "top_down"} if stages > 1 else {}
+    return chm_model(config, seed, tv_weight=0.0, **schedule)
+
+
 def _chm_tv(config, seed):
     return chm_model(config, seed)
 
@@ -201,7 +210,7 @@ WEIZMANN_METHODS.add("supervised+l2", "supervised + L2", _chm_l2, uses=_CHM + ("
 WEIZMANN_METHODS.add("tv", "TV", _chm_tv, uses=_CHM, info=_tv_info)
 WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM + ("mrf_cv_images",))
 WEIZMANN_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")
-WEIZMANN_METHODS.add("dense", "dense labels", _chm_supervised, dense=True, uses=_CHM,
+WEIZMANN_METHODS.add("dense", "dense labels", _chm_dense, dense=True, uses=_CHM + ("dense_stages",),
                      info=_tv_info)
 
 # ---------------------------------------------------------------------------

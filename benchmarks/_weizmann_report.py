@@ -94,7 +94,9 @@ def write_report(args, runs, wall, argv, out, *, script, n_train, mrf_cv, **timi
         "tv+mrf": mrf_note(NAMES["tv+mrf"], "the TV", "graph cut", mrf_cv, args.mrf_cv_images,
                            [r["mrf_lambda"] for r in ok if r["method"] == "tv+mrf"]),
         "forest": FOREST_NOTE,
-        "dense": "- dense labels: CHM(tv_weight=0) trained with "
+        "dense": "- dense labels: CHM(tv_weight=0"
+        + (", n_stages=2, later_stages='top_down': the original two-stage schedule)"
+           if getattr(args, "dense_stages", 1) > 1 else ")") + " trained with "
         + ("every training pixel labeled" if args.dense_px == 0
            else f"{args.dense_px} random labeled pixels per training image (all pixels known)")
         + ", one run per draw seed.",

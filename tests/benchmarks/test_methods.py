@@ -66,3 +66,13 @@ def test_convnet_factory_records_fit_time(methods):
     assert (net.width, net.n_jobs, net.tv_weight, net.random_state) == (4, 2, 0.0, 3)
     assert type(net).__name__ == "ConvNetSegmenter"
     assert methods.with_fit_time(type(net).__mro__[1]) is type(net)
+
+
+def test_dense_reference_runs_the_configured_number_of_stages(methods):
+    dense = methods.WEIZMANN_METHODS["dense"]
+    two = dense.build({"chm_params": {"epochs": 3}, "dense_stages": 2}, 5)
+    assert (two.tv_weight, two.n_stages, two.later_stages, two.epochs) == (0.0, 2, "top_down", 3)
+    one = dense.build({"chm_params": {}, "dense_stages": 1}, 5)
+    assert (one.n_stages, one.later_stages) == (1, "hierarchy")
+    assert methods.WEIZMANN_METHODS.settings("dense", {"chm_params": {}, "dense_stages": 2}) == \
+        {"chm_params": {}, "dense_stages": 2}
