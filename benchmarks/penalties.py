@@ -7,6 +7,9 @@ One table over these cells (data set and labeled pixels per training image):
 - ``thin-10``, ``thin-50``: the thin-structure set
   (:func:`chm.synthetic.make_thin_structures`, ``--thin-images`` train and as
   many test images of 128 x 128); the F1 of the thin class is reported too;
+- ``thinfull-10``, ``thinfull-50``: the same set with the CHM at full
+  resolution (``downscale=1``: walls 1-4 px wide are 0.5-2 px at the
+  default ``downscale=2``);
 - ``stanford-10``: Stanford Background, fold 0 of
   :func:`chm.datasets.stanford_folds` (572 train / 143 test RGB images),
   with the CHM in the reduced configuration (``--stanford-chm``) and with the
@@ -18,8 +21,9 @@ cross-validation on held-out labeled pixels), ``forest``
 (:class:`chm.baselines.ForestSegmenter`), and any penalty name of
 :data:`chm.penalties.PENALTY_NAMES`, or ``auto``, optionally with a weight
 after a colon (``bilateral:0.3``; without one :data:`FIXED_WEIGHT`, and
-``auto`` alone chooses both the penalty and the weight). ``--backends`` picks the models of the Stanford cells (``chm``,
-``convnet``); the other cells use the CHM.
+``auto`` alone chooses both the penalty and the weight). ``--backends`` picks
+the models of the Stanford cells (``chm``, ``convnet``); the other cells use
+the CHM.
 
 Every run is appended to ``--out/runs.jsonl`` as it finishes; a rerun with the
 same ``--out`` skips the runs already there, so an interrupted run resumes.
@@ -49,7 +53,10 @@ from chm.mrf_segmenter import MRFSegmenter
 
 #: Weight of a penalty named without one (the paper's TV weight of the CHM).
 FIXED_WEIGHT = 0.1
-CELLS = ("weizmann-10", "weizmann-50", "thin-10", "thin-50", "stanford-10")
+CELLS = ("weizmann-10", "weizmann-50", "thin-10", "thin-50", "thinfull-10", "thinfull-50",
+         "stanford-10")
+#: CHM settings of a data set besides the defaults (``stanford``: ``--stanford-chm``).
+DATA_CHM = {"thinfull": {"downscale": 1.0}}
 STANFORD_CHM = {"downscale": 4, "n_levels": 2, "context_radii": [1, 4], "n_groups": 4,
                 "n_disc": 4, "context_cv": 2}
 STANFORD_CONVNET = {"width": 16, "hidden": 128, "downscale": 4, "epochs": 12}
@@ -59,7 +66,7 @@ def load_cell_data(name, args):
     """(train images, train masks, test images, test masks) of a data set name."""
     if name == "weizmann":
         return load_weizmann()
-    if name == "thin":
+    if name in ("thin", "thinfull"):
         return load_thin(args.thin_images)
     if name == "stanford":
         images, labels = load_stanford_background()
@@ -76,8 +83,8 @@ def base_model(data, backend, seed, args, **override):
 
         params = {**args.stanford_convnet, "n_jobs": args.n_jobs, **override}
         return ConvNetSegmenter(random_state=seed, **params)
-    params = {**(args.stanford_chm if data == "stanford" else {}), "n_jobs": args.n_jobs,
-              **override}
+    params = {**(args.stanford_chm if data == "stanford" else DATA_CHM.get(data, {})),
+              "n_jobs": args.n_jobs, **override}
     return chm.CHM(random_state=seed, **params)
 
 
@@ -108,7 +115,7 @@ def run_one(key, args, cache):
     preds = model.predict(test_x)
     run = {"cell": cell, "backend": backend, "method": method, "seed": seed,
            "pixel_error": pixel_error(preds, test_y), "fit_seconds": fit_s}
-    if data == "thin":
+    if data.startswith("thin"):
         run["f1_thin"] = f1_of_class(preds, test_y)
     fitted = getattr(model, "estimator_", model)
     for attr in ("penalty_", "tv_weight_"):
