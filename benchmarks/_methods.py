@@ -165,7 +165,7 @@ def _chm_dense(config, seed):
     """The dense-label reference: supervised CHM, with ``config["dense_stages"]`` stages
     (the original CHM's schedule for 2: a level-0 top-down stage reading every map of the
     first, ``later_stages="top_down"``)."""
-    stages = int(config.get("dense_stages") or 1)
+    stages = int(config["dense_stages"])
     schedule = {"n_stages": stages, "later_stages": "top_down"} if stages > 1 else {}
     return chm_model(config, seed, tv_weight=0.0, **schedule)
 

@@ -96,7 +96,7 @@ def write_report(args, runs, wall, argv, out, *, script, n_train, mrf_cv, **timi
         "forest": FOREST_NOTE,
         "dense": "- dense labels: CHM(tv_weight=0"
         + (", n_stages=2, later_stages='top_down': the original two-stage schedule)"
-           if getattr(args, "dense_stages", 1) > 1 else ")") + " trained with "
+           if args.dense_stages > 1 else ")") + " trained with "
         + ("every training pixel labeled" if args.dense_px == 0
            else f"{args.dense_px} random labeled pixels per training image (all pixels known)")
         + ", one run per draw seed.",
