@@ -32,6 +32,14 @@ def add_mrf_cv_images_argument(parser):
                              "random training images (MRFSegmenter(cv_images=N); default: all)")
 
 
+def add_mrf_cv_fits_argument(parser):
+    """``--mrf-cv-fits {auto,refit}``: where the folds of the MRF's lambda search get their maps."""
+    parser.add_argument("--mrf-cv-fits", choices=("auto", "refit"), default="auto",
+                        help="MRF methods: 'auto' retrains only the CHM's top-down classifier per "
+                             "fold (CHM.fit_heldout), 'refit' fits the whole model per fold "
+                             "(MRFSegmenter(cv_fits=...); default: auto)")
+
+
 def data_folder(root):
     """The data folder the loaders use for ``root`` (argument, CHM_DATA, default)."""
     from chm.datasets import data_root

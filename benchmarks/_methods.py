@@ -203,12 +203,13 @@ def _l2_info(model):
 WEIZMANN_METHODS = MethodRegistry("Table 1")
 _CHM = ("chm_params",)
 WEIZMANN_METHODS.add("supervised", "supervised", _chm_supervised, uses=_CHM, info=_tv_info)
+_CHM_MRF = _CHM + ("mrf_cv_images", "mrf_cv_fits")
 WEIZMANN_METHODS.add("supervised+mrf", "supervised + MRF", _chm_supervised, mrf_of="supervised",
-                     uses=_CHM + ("mrf_cv_images",))
+                     uses=_CHM_MRF)
 WEIZMANN_METHODS.add("supervised+l2", "supervised + L2", _chm_l2, uses=_CHM + ("l2",),
                      info=_l2_info)
 WEIZMANN_METHODS.add("tv", "TV", _chm_tv, uses=_CHM, info=_tv_info)
-WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM + ("mrf_cv_images",))
+WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM_MRF)
 WEIZMANN_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")
 WEIZMANN_METHODS.add("dense", "dense labels", _chm_dense, dense=True, uses=_CHM + ("dense_stages",),
                      info=_tv_info)
@@ -226,6 +227,6 @@ STANFORD_METHODS.add("dense", "dense labels", _convnet_supervised, backend="conv
                      uses=_NET)
 STANFORD_METHODS.add("chm-supervised", "CHM supervised", _chm_supervised, uses=_CHM)
 STANFORD_METHODS.add("chm-supervised+mrf", "CHM supervised + MRF", _chm_supervised,
-                     mrf_of="chm-supervised", uses=_CHM + ("mrf_cv_images",))
+                     mrf_of="chm-supervised", uses=_CHM_MRF)
 STANFORD_METHODS.add("chm-tv", "CHM + TV", _chm_tv, uses=_CHM)
 STANFORD_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")

@@ -52,7 +52,8 @@ def mrf_and_plain_maps(model, images):
 
 
 def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_images=None,
-              random_state=None, plain_method=None, host_method="supervised+mrf", **extra):
+              cv_fits="auto", random_state=None, plain_method=None, host_method="supervised+mrf",
+              **extra):
     """Fit :class:`chm.mrf.MRFSegmenter` on ``estimator`` and score it, with and without the MRF.
 
     Parameters
@@ -63,7 +64,7 @@ def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_imag
         Training images and their sparse labels; test images and their truth.
     panels : list of int or None
         Test images whose label maps are kept for figures.
-    cv, cv_images, random_state
+    cv, cv_images, cv_fits, random_state
         Passed to :class:`chm.mrf.MRFSegmenter` (lambda search).
     plain_method : str or None
         When given, also report the MRF's final fit (the plain model, same data
@@ -78,13 +79,15 @@ def mrf_trial(estimator, train_x, labels, test_x, test_y, panels, *, cv, cv_imag
     runs : list of dict
         The MRF run (``mrf_lambda``, ``mrf_cv_accuracy``), then the plain run
         when ``plain_method`` is set. ``fit_seconds`` of the MRF run covers the
-        lambda search and the final fit.
+        lambda search and the final fit; the plain run's is the final fit's
+        own (``fit_time_``, which leaves out the held-out copies of
+        :meth:`chm.CHM.fit_heldout`).
     model : chm.mrf.MRFSegmenter
         The fitted MRF (its ``estimator_`` is the plain model).
     """
     from chm.mrf import MRFSegmenter
 
-    model = MRFSegmenter(estimator, cv=cv, n_jobs=1, cv_images=cv_images,
+    model = MRFSegmenter(estimator, cv=cv, n_jobs=1, cv_images=cv_images, cv_fits=cv_fits,
                          random_state=random_state)
     t0 = time.perf_counter()
     model.fit(train_x, labels)
@@ -108,15 +111,20 @@ def mrf_grid_text():
     return f"{len(DEFAULT_WEIGHTS)} values in [{DEFAULT_WEIGHTS.min():g}, {DEFAULT_WEIGHTS.max():g}]"
 
 
-def mrf_note(name, source, solver, cv, cv_images, lambdas):
+def mrf_note(name, source, solver, cv, cv_images, lambdas, cv_fits="refit"):
     """Report line of an MRF method: how lambda was chosen, and the lambdas chosen.
 
     ``name`` is the method's display name, ``source`` the model whose maps are
-    smoothed (e.g. ``"the supervised"``), ``solver`` the graph-cut algorithm.
+    smoothed (e.g. ``"the supervised"``), ``solver`` the graph-cut algorithm,
+    ``cv_fits`` that of :class:`chm.mrf.MRFSegmenter` (``"auto"`` on a CHM:
+    only its top-down classifier is retrained per fold).
     """
+    how = ("each fold's maps from the fitted CHM with its top-down classifier retrained without "
+           "the fold's pixels, CHM.fit_heldout" if cv_fits == "auto"
+           else "each fold's maps from a whole model fitted without the fold's pixels")
     return (f"- {name}: Potts MRF on {source} probability maps ({solver}); lambda chosen by "
             f"{cv}-fold cross-validation over held-out labeled training pixels only "
-            f"(MRFSegmenter, default grid {mrf_grid_text()}"
-            + (f", each fold scored on {cv_images} random training images" if cv_images else "")
+            f"(MRFSegmenter, default grid {mrf_grid_text()}; {how}"
+            + (f"; each fold scored on {cv_images} random training images" if cv_images else "")
             + ")" + (f"; chosen lambdas: {', '.join(f'{x:g}' for x in lambdas)}" if lambdas else "")
             + ".")

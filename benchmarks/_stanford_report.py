@@ -173,8 +173,9 @@ def _shared_note(args, method):
 def _mrf_note(args, ok, method, source, mrf_cv):
     """Report line of an MRF method (:func:`_mrf.mrf_note`)."""
     lambdas = [r["mrf_lambda"] for r in ok if r["method"] == method]
+    fits = args.mrf_cv_fits if method.startswith("chm-") else "refit"  # the ConvNet has no fit_heldout
     return mrf_note(NAMES[method], source, "alpha-expansion", mrf_cv, args.mrf_cv_images,
-                    lambdas)
+                    lambdas, fits)
 
 
 def _tv_weight(args, method):

@@ -86,13 +86,13 @@ def write_report(args, runs, wall, argv, out, *, script, n_train, mrf_cv, **timi
         + (" Reported from the supervised + MRF trial: the MRF's final fit on all labels is "
            "this model (same data and seed)." if "supervised+mrf" in args.methods else ""),
         "supervised+mrf": mrf_note(NAMES["supervised+mrf"], "the supervised", "graph cut",
-                                   mrf_cv, args.mrf_cv_images, lambdas),
+                                   mrf_cv, args.mrf_cv_images, lambdas, args.mrf_cv_fits),
         "supervised+l2": f"- supervised + L2: CHM(tv_weight=0, weight_decay={args.l2:g}); the "
         f"weight decay is a fixed value given by `--l2`, not tuned.",
         "tv": f"- TV: CHM with tv_weight={args.chm_params.get('tv_weight', _default_tv_weight()):g}"
         + (" (from --chm-params)." if "tv_weight" in args.chm_params else " (the default)."),
         "tv+mrf": mrf_note(NAMES["tv+mrf"], "the TV", "graph cut", mrf_cv, args.mrf_cv_images,
-                           [r["mrf_lambda"] for r in ok if r["method"] == "tv+mrf"]),
+                           [r["mrf_lambda"] for r in ok if r["method"] == "tv+mrf"], args.mrf_cv_fits),
         "forest": FOREST_NOTE,
         "dense": "- dense labels: CHM(tv_weight=0"
         + (", n_stages=2, later_stages='top_down': the original two-stage schedule)"

@@ -67,7 +67,8 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
-from _cli import add_feature_cache_argument, add_mrf_cv_images_argument, json_dict  # noqa: E402
+from _cli import (add_feature_cache_argument, add_mrf_cv_fits_argument, add_mrf_cv_images_argument,  # noqa: E402
+                  json_dict)  # noqa: E402
 from _methods import WEIZMANN_METHODS  # noqa: E402
 from _mrf import mrf_trial  # noqa: E402
 from _report import finish  # noqa: E402
@@ -179,7 +180,8 @@ def weizmann_trial(method, n_labeled, seed, _config, _with_supervised=False, _pa
     if spec.mrf_of:
         runs, _ = mrf_trial(
             model, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
-            cv_images=_config.get("mrf_cv_images"), random_state=seed,
+            cv_images=_config.get("mrf_cv_images"), cv_fits=_config.get("mrf_cv_fits", "auto"),
+            random_state=seed,
             plain_method=spec.mrf_of if _with_supervised else None, host_method=method,
             n_train_px=n_px)
         return runs
@@ -287,6 +289,7 @@ def parse_args(argv=None):
                         help="JSON dict of CHM parameters shared by all methods, e.g. "
                              "'{\"epochs\": 10}' (random_state and n_jobs are set per trial)")
     add_mrf_cv_images_argument(parser)
+    add_mrf_cv_fits_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel trials (-1 = all cores)")
     add_feature_cache_argument(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -347,8 +350,8 @@ def main(argv=None):
     train_x, train_y, test_x, test_y = load_data(data)
     panels = panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "chm_params": args.chm_params, "l2": args.l2,
-              "mrf_cv_images": args.mrf_cv_images, "dense_stages": args.dense_stages,
-              "threads": 1}
+              "mrf_cv_images": args.mrf_cv_images, "mrf_cv_fits": args.mrf_cv_fits,
+              "dense_stages": args.dense_stages, "threads": 1}
     plan = make_trials(args, config, panels)
     wanted = [key for t in plan for key in trial_keys(t)]
     stored = log.latest()

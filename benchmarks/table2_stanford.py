@@ -101,7 +101,8 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
-from _cli import add_feature_cache_argument, add_mrf_cv_images_argument, json_dict  # noqa: E402
+from _cli import (add_feature_cache_argument, add_mrf_cv_fits_argument, add_mrf_cv_images_argument,  # noqa: E402
+                  json_dict)  # noqa: E402
 from _methods import STANFORD_METHODS  # noqa: E402
 from _mrf import mrf_trial  # noqa: E402
 from _report import finish  # noqa: E402
@@ -235,7 +236,8 @@ def stanford_trial(method, n_labeled, fold, seed, _config, _with_supervised=Fals
     if spec.mrf_of:
         runs, fitted = mrf_trial(
             model, train_x, labels, test_x, test_y, _panels, cv=MRF_CV,
-            cv_images=_config.get("mrf_cv_images"), random_state=seed,
+            cv_images=_config.get("mrf_cv_images"), cv_fits=_config.get("mrf_cv_fits", "auto"),
+            random_state=seed,
             plain_method=spec.mrf_of if _with_supervised else None, host_method=method,
             **info, tv_weight=0.0)
         net = fitted.estimator_
@@ -319,6 +321,7 @@ def parse_args(argv=None):
                         help="labeled pixels per image of the dense reference; 0 = every known "
                              "pixel (default 1000)")
     add_mrf_cv_images_argument(parser)
+    add_mrf_cv_fits_argument(parser)
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel trials (default 1: each ConvNet fit already uses all "
                              "cores through torch's threads; -1 = one trial per core)")
@@ -395,7 +398,7 @@ def main(argv=None):
     panels = panel_indices(len(test_x), N_PANELS)
     config = {"data": data, "convnet_params": args.convnet_params,
               "chm_params": args.chm_params, "threads": _threads(args.n_jobs),
-              "mrf_cv_images": args.mrf_cv_images}
+              "mrf_cv_images": args.mrf_cv_images, "mrf_cv_fits": args.mrf_cv_fits}
     trials = make_trials(args, config, panels)
     print(f"{'synthetic' if args.synthetic else 'Stanford Background'}: {n_images} images, "
           f"{n_folds} folds (running {args.folds}); sizes {args.sizes}, seeds {args.seeds}, "

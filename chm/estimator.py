@@ -573,25 +573,64 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
 
         return guides
 
-    def _fit_walk(self, plan, feats, labels, guides, rng):
-        """Train every unit of ``plan``; return the fitted units.
+    def _fit_walk(self, plan, feats, labels, guides, rng, heldout=None):
+        """Train every unit of ``plan``; return the fitted units, the last unit's maps
+        of the training images, and the held-out maps (None without ``heldout``).
 
-        ``guides`` is what :meth:`_guide_source` returns.
+        ``guides`` is what :meth:`_guide_source` returns. ``heldout`` is a
+        :class:`chm.heldout.HeldOutFolds` holding the label maps of every fold
+        (at level 0, like ``labels``): copies of the last unit are then trained
+        on them (:meth:`_heldout_copies`).
         """
-        n_lev = plan.n_levels
-        label_pyr = [[pool_labels(lab, f[l].shape[:2], self.n_classes_) if l else lab
-                      for l in range(n_lev)] for lab, f in zip(labels, feats)]
-        units = []
+        def pyramid_of(lab, f, level):
+            return pool_labels(lab, f[level].shape[:2], self.n_classes_) if level else lab
+
+        label_pyr = [[pyramid_of(lab, f, level) for level in range(plan.n_levels)]
+                     for lab, f in zip(labels, feats)]
+        units, found = [], []
         with bar(None, self.verbose >= 1, "classifiers", total=len(plan), unit="classifier") as done:
             def fit_unit(index, spec, X):
+                unit_guides = guides if spec.penalised else None
                 unit, maps = self._fit_unit(spec, X, [p[spec.level] for p in label_pyr],
-                                            guides if spec.penalised else None, rng)
+                                            unit_guides, rng)
                 units.append(unit)
+                if heldout is not None and index == len(plan) - 1:
+                    fold_labels = [[pyramid_of(lab, f, spec.level) for lab, f in zip(fold, feats)]
+                                   for fold in heldout.fold_labels]
+                    found.append(self._heldout_copies(unit, X, fold_labels, heldout.wanted,
+                                                      unit_guides, rng))
                 done.update()
                 return maps
 
             maps = self._walk(plan, feats, fit_unit)
-        return units, maps
+        return units, maps, (found[0] if found else None)
+
+    def _heldout_copies(self, unit, X, fold_labels, wanted, guides, rng):
+        """Maps of copies of ``unit`` (the last one) trained without each fold's pixels.
+
+        Copy ``k`` trains like ``unit`` (same normalisation, penalty and
+        length) on ``fold_labels[k]``; it maps the images ``wanted[k]``, at
+        the unit's resolution. Its seed comes from a copy of ``rng``, so the
+        model's own random stream, and the model, are those of :meth:`fit`.
+        Returns ``(maps per fold, seconds)``.
+        """
+        t0 = time.perf_counter()
+        spec = unit.spec
+        X = [normalized(x, unit.normalizer) for x in X]
+        if guides is not None:
+            guides = None if self.tv_weight_ == 0 else guides(self.penalty_, spec.level)
+        penalty, weight = (None, 0.0) if guides is None else (self.penalty_, self.tv_weight_)
+        seeds = copy.deepcopy(rng).randint(np.iinfo(np.int32).max, size=len(fold_labels))
+        out = []
+        for k, (ys, seed) in enumerate(zip(fold_labels, seeds)):
+            clf, _ = self._train(X, ys, penalty, weight, guides, f"{spec.name} held-out fold {k + 1}",
+                                 np.random.RandomState(seed), spec.level)
+            copy_unit = Unit(spec, unit.normalizer, clf)
+            out.append(self._maps(lambda rows: copy_unit.predict_proba(rows, False),
+                                  [X[i] for i in wanted[k]]))
+        seconds = time.perf_counter() - t0
+        self._log(1, f"{spec.name}: {len(fold_labels)} held-out copies, {seconds:.1f}s")
+        return out, seconds
 
     def _fit_class_prior(self, labels, maps):
         """Set ``label_prior_`` and ``class_prior_`` (see :mod:`chm.class_prior`).
@@ -826,6 +865,61 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        self._fit(images, labels)
+        return self
+
+    def fit_heldout(self, images, labels, folds, score, wanted=None):
+        """Fit as :meth:`fit` does, and map the labeled pixels of each fold out of fold.
+
+        For every fold ``k`` of the labeled pixels, a copy of the last
+        classifier of the hierarchy (the top-down one) is trained, on the
+        same inputs, without fold ``k``'s pixels, and maps the training
+        images. Its inputs at a training image are the context that the
+        levels below gave during training, which comes from classifiers
+        that never saw that image's labels (``context_cv``), so no label of
+        fold ``k`` reaches its maps except through the training length
+        (``epochs="auto"``), the class shares (``class_prior``) and,
+        second-hand, the context of the other images. This is what
+        :class:`chm.mrf.MRFSegmenter` scores its smoothing weights on: one
+        fit, plus one training of the top-down classifier per fold, in place
+        of one fit per fold (``cv_fits``).
+
+        The fitted model is the one :meth:`fit` gives with the same
+        ``random_state``; ``fit_time_`` leaves out the held-out copies.
+
+        Parameters
+        ----------
+        images, labels
+            As for :meth:`fit`.
+        folds : list of int arrays (H, W)
+            Fold index (0, 1, ...) of every labeled pixel, -1 elsewhere.
+        score : callable
+            ``score(k, indices, maps)``, called once per fold with the image
+            indices ``wanted[k]`` and their out-of-fold probability maps
+            (H, W, n_classes), like those of :meth:`predict_proba`.
+        wanted : list of sequences of int or None
+            Per fold, the images to map; None maps every image with a pixel
+            of the fold.
+
+        Returns
+        -------
+        self
+        """
+        from .heldout import HeldOutFolds
+
+        images, labels = val.check_images(images), val.check_labels(labels, images)
+        heldout = HeldOutFolds.from_folds(labels, folds, wanted)
+        found = self._fit(images, labels, heldout)
+        maps, _ = found
+        with compute_threads(self.n_jobs):
+            for k, indices in enumerate(heldout.wanted):
+                score(k, list(indices), [self._finished(self._cropped(m, images[i].shape))
+                                         for m, i in zip(maps[k], indices)])
+        return self
+
+    def _fit(self, images, labels, heldout=None):
+        """Body of :meth:`fit`; returns the held-out maps of ``heldout``
+        (:meth:`_heldout_copies`) or None."""
         t0 = time.perf_counter()
         images, labels = self._fit_prologue(images, labels)
         if not isinstance(self.class_prior, str):
@@ -850,20 +944,28 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         with compute_threads(self.n_jobs):
             feats = self._image_features(images, plan)
             self._log(1, f"features of {len(images)} images: {time.perf_counter() - t0:.1f}s")
-            y0 = []
-            for lab, f in zip(labels, feats):
-                idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
-                idx = pad_to_step(idx, plan.step, fill=-1)
-                y0.append(pool_labels(idx, f[0].shape[:2], self.n_classes_))
+
+            def level0(labels):
+                out = []
+                for lab, f in zip(labels, feats):
+                    idx = np.where(lab >= 0, np.searchsorted(self.classes_, lab), -1)
+                    out.append(pool_labels(pad_to_step(idx, plan.step, fill=-1), f[0].shape[:2],
+                                           self.n_classes_))
+                return out
+
+            y0 = level0(labels)
+            if heldout is not None:
+                heldout = heldout.mapped(level0)
             self.n_features_in_ = feats[0][0].shape[-1]
-            self.units_, maps = self._fit_walk(plan, feats, y0, self._guide_source(images, plan), rng)
+            self.units_, maps, found = self._fit_walk(plan, feats, y0, self._guide_source(images, plan),
+                                                      rng, heldout)
             self._fit_class_prior(y0, maps)
         if self.tv_weight_ is None:  # "auto" but nothing penalised
             self.penalty_, self.tv_weight_ = None, 0.0
         self.plan_ = plan
-        self.fit_time_ = time.perf_counter() - t0
+        self.fit_time_ = time.perf_counter() - t0 - (found[1] if found else 0.0)
         self._log(1, f"fit done in {self.fit_time_:.1f}s")
-        return self
+        return found
 
     def _check_structure(self):
         """Raise a ValueError if a parameter the fitted hierarchy depends on changed since fit."""
@@ -890,13 +992,7 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         if self.average_flip:
             mirrored = self._input_maps([np.ascontiguousarray(im[:, ::-1]) for im in images])
             maps = [0.5 * (m + f[:, ::-1]) for m, f in zip(maps, mirrored)]
-        prior = getattr(self, "class_prior_", None)
-
-        def finish(m):
-            p = _as_probabilities(m).astype(np.float32)
-            return p if prior is None else class_prior.adjust(p, self.label_prior_, prior)
-
-        return thread_map(finish, maps, self.n_jobs)
+        return thread_map(self._finished, maps, self.n_jobs)
 
     def _input_maps(self, images):
         """The hierarchy's output maps at the input resolution (the padding cropped away).
@@ -908,9 +1004,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         for first in range(0, len(images), _PREDICT_CHUNK):
             chunk = images[first:first + _PREDICT_CHUNK]
             maps = self._predict_walk(self._image_features(chunk, self.plan_))
-            out.extend(thread_map(lambda k: resize_map(maps[k], padded_shape(chunk[k].shape, self.plan_.step))
-                                  [:chunk[k].shape[0], :chunk[k].shape[1]], range(len(chunk)), self.n_jobs))
+            out.extend(thread_map(lambda k: self._cropped(maps[k], chunk[k].shape), range(len(chunk)),
+                                  self.n_jobs))
         return out
+
+    def _cropped(self, m, shape):
+        """A level-0 output map at the input resolution of an image of ``shape`` (padding cropped)."""
+        return resize_map(m, padded_shape(shape, self.plan_.step))[:shape[0], :shape[1]]
+
+    def _finished(self, m):
+        """An output map as a probability map, moved to the class shares ``class_prior_``."""
+        p = _as_probabilities(m).astype(np.float32)
+        prior = getattr(self, "class_prior_", None)
+        return p if prior is None else class_prior.adjust(p, self.label_prior_, prior)
 
     def _tiled(self, image, tile_size, per_tile):
         """``per_tile(map)`` of every tile of ``image``, stitched (see :mod:`chm.tiling`)."""

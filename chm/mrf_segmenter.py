@@ -17,7 +17,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as val
-from ._params import N_JOBS, Boolean, HasMethods, Interval, RandomState, SequenceOf, validate_params
+from ._params import (N_JOBS, Boolean, HasMethods, Interval, Options, RandomState, SequenceOf,
+                      validate_params)
 from .mrf import mrf_smooth
 
 __all__ = ["DEFAULT_WEIGHTS", "MRFSegmenter"]
@@ -112,7 +113,9 @@ class MRFSegmenter(BaseEstimator):
     ``random_state`` and dealt out per image and per class, so every image
     with at least ``cv`` labeled pixels contributes to every fold and the
     class proportions are kept.  For each fold, a clone of ``estimator`` is
-    fitted on all images with that fold's pixels set to -1; its probability
+    fitted on all images with that fold's pixels set to -1 (or, with
+    ``cv_fits="auto"`` and a :class:`chm.CHM`, only its top-down classifier
+    is retrained so; see ``cv_fits``); its probability
     maps of the training images are smoothed with every weight of the grid
     and the accuracy is measured on the held-out pixels (pooled over images).
     The weight with the best accuracy averaged over folds, ``cv_scores_``,
@@ -160,6 +163,18 @@ class MRFSegmenter(BaseEstimator):
         themselves); 100 images of 10 labeled pixels still give each fold
         a few hundred held-out pixels. The fold estimators are still
         trained on all images.
+    cv_fits : {"auto", "refit"}, default="auto"
+        Where each fold's probability maps come from. ``"refit"``: a clone
+        of ``estimator`` fitted on all images with that fold's pixels set
+        to -1, as above: ``cv + 1`` fits in all. ``"auto"``: the same,
+        unless the estimator offers ``fit_heldout`` (:class:`chm.CHM` does),
+        which fits it once on all labels and retrains only its top-down
+        classifier per fold, on the context the fitted hierarchy gave
+        during training (out of fold by image, see
+        :meth:`chm.CHM.fit_heldout`); that final fit is ``estimator_``. On
+        Weizmann Horse it cuts the search of a default CHM with TV from
+        three fits of the whole hierarchy to three trainings of its last
+        classifier.
     n_jobs : int, default=None
         Number of jobs smoothing the images of a fold in parallel (joblib
         convention; None means 1, 0 is not allowed).
@@ -200,13 +215,15 @@ class MRFSegmenter(BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="neither")],
         "cv_images": [None, Interval(Integral, 1, None, closed="left")],
+        "cv_fits": [Options({"auto", "refit"})],
         "n_jobs": N_JOBS,
         "random_state": [RandomState()],
     }
 
     def __init__(self, estimator, weights=None, contrast=False, cv=3, eps=1e-6, cv_images=None,
-                 n_jobs=None, random_state=None):
+                 cv_fits="auto", n_jobs=None, random_state=None):
         self.estimator = estimator
+        self.cv_fits = cv_fits
         self.weights = weights
         self.contrast = contrast
         self.cv = cv
@@ -241,6 +258,7 @@ class MRFSegmenter(BaseEstimator):
         grid = self._weight_grid()
         n_labeled = sum(np.count_nonzero(lab >= 0) for lab in labels)
         self.weights_ = grid
+        fitted = None  # the final fit, when the search made it (cv_fits)
         if grid.size == 1:
             self.cv_scores_ = None
             self.cv_fold_scores_ = None
@@ -255,12 +273,28 @@ class MRFSegmenter(BaseEstimator):
             folds = _assign_folds(labels, cv, rng)
             for k in range(cv):
                 _check_fold_classes(labels, folds, k, cv, classes)
-            fold_scores = np.empty((cv, grid.size))
+            wanted = []
             for k in range(cv):
                 used = [i for i, f in enumerate(folds) if np.any(f == k)]
                 if n_scored is not None and len(used) > n_scored:
                     used = sorted(rng.choice(used, n_scored, replace=False).tolist())
-                fold_scores[k] = self._fold_score(images, labels, folds, k, used, classes, grid, eps)
+                wanted.append(used)
+            fold_scores = np.empty((cv, grid.size))
+
+            def score(k, used, probs, est_classes):
+                fold_scores[k] = self._heldout_accuracy(images, labels, folds, k, used, probs,
+                                                        est_classes, classes, grid, eps)
+
+            if self.cv_fits == "auto" and hasattr(self.estimator, "fit_heldout"):
+                est = clone(self.estimator)
+                fitted = est.fit_heldout(
+                    images, labels, folds, lambda k, used, probs: score(k, used, probs, est.classes_),
+                    wanted)
+            else:
+                for k, used in enumerate(wanted):
+                    train = [np.where(f == k, -1, lab) for lab, f in zip(labels, folds)]
+                    est = clone(self.estimator).fit(images, train)
+                    score(k, used, est.predict_proba([images[i] for i in used]), est.classes_)
             self.cv_fold_scores_ = fold_scores
             self.cv_scores_ = fold_scores.mean(axis=0)
             best = np.flatnonzero(self.cv_scores_ >= self.cv_scores_.max() - 1e-12)[0]
@@ -270,17 +304,16 @@ class MRFSegmenter(BaseEstimator):
                               f"the grid and scored better than every smaller one; a larger "
                               f"weight may score better still: pass a grid reaching further "
                               f"(weights=...)", UserWarning, stacklevel=2)
-        self.estimator_ = clone(self.estimator).fit(images, labels)
+        self.estimator_ = clone(self.estimator).fit(images, labels) if fitted is None else fitted
         return self
 
-    def _fold_score(self, images, labels, folds, k, used, classes, grid, eps):
-        """Held-out accuracy of fold ``k`` on images ``used``, for every weight of the grid."""
-        train = [np.where(f == k, -1, lab) for lab, f in zip(labels, folds)]
-        est = clone(self.estimator).fit(images, train)
-        probs = est.predict_proba([images[i] for i in used])
+    def _heldout_accuracy(self, images, labels, folds, k, used, probs, est_classes, classes, grid,
+                          eps):
+        """Held-out accuracy of fold ``k`` for every weight of the grid, from the probability
+        maps ``probs`` (classes ``est_classes``) of images ``used``, made without its pixels."""
         jobs = (
             delayed(_heldout_correct)(
-                _align_proba(prob, est.classes_, classes), images[i], labels[i], folds[i] == k,
+                _align_proba(prob, est_classes, classes), images[i], labels[i], folds[i] == k,
                 grid, classes, self.contrast, eps,
             )
             for prob, i in zip(probs, used)
