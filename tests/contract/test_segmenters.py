@@ -74,7 +74,7 @@ SPECS = [
     # torch's intra-op threads change the order of float reductions; the
     # ConvNet documents identical models for the same thread count only
     Spec("ConvNetSegmenter", small_convnet, n_jobs_invariant=False),
-    Spec("MRFSegmenter", lambda: MRFSegmenter(small_chm(), weights=(0.0, 0.5, 2.0), cv=2,
+    Spec("MRFSegmenter", lambda: MRFSegmenter(small_chm(), weights=(0.0, 0.5, 2.0, 1e3), cv=2,
                                               random_state=0)),
     Spec("SelfTrainingSegmenter", lambda: SelfTrainingSegmenter(small_chm(), n_per_image=5,
                                                                 random_state=0)),
