@@ -24,7 +24,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 from skimage.transform import rescale
@@ -884,6 +884,10 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         fit, plus one training of the top-down classifier per fold, in place
         of one fit per fold (``cv_fits``).
 
+        Without ``context_cv`` the context of the training images is in
+        sample, so each fold's maps then come from a whole model fitted
+        without the fold's pixels instead.
+
         The fitted model is the one :meth:`fit` gives with the same
         ``random_state``; ``fit_time_`` leaves out the held-out copies.
 
@@ -905,12 +909,19 @@ class CHM(SegmenterMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from .heldout import HeldOutFolds
+        from .heldout import HeldOutFolds, with_classes
 
         images, labels = val.check_images(images), val.check_labels(labels, images)
         heldout = HeldOutFolds.from_folds(labels, folds, wanted)
-        found = self._fit(images, labels, heldout)
-        maps, _ = found
+        if not self.context_cv:  # in-sample context: the whole model is refitted per fold
+            self._check_params()
+            classes = val.check_sparse_labels(labels, min_classes=2)
+            for k, indices in enumerate(heldout.wanted):
+                fold_model = clone(self).fit(images, heldout.fold_labels[k])
+                score(k, list(indices), [with_classes(p, fold_model.classes_, classes) for p in
+                                         fold_model.predict_proba([images[i] for i in indices])])
+            return self.fit(images, labels)
+        maps, _ = self._fit(images, labels, heldout)
         with compute_threads(self.n_jobs):
             for k, indices in enumerate(heldout.wanted):
                 score(k, list(indices), [self._finished(self._cropped(m, images[i].shape))

@@ -83,3 +83,13 @@ class HeldOutFolds:
     def mapped(self, fn):
         """The same folds with ``fn`` applied to each fold's list of label maps."""
         return HeldOutFolds(tuple(fn(fold) for fold in self.fold_labels), self.wanted)
+
+
+def with_classes(prob, classes, all_classes):
+    """A probability map over ``classes`` as one over ``all_classes`` (a superset, sorted):
+    the channels of classes it lacks are 0."""
+    if np.array_equal(classes, all_classes):
+        return prob
+    out = np.zeros(prob.shape[:2] + (len(all_classes),), dtype=prob.dtype)
+    out[..., np.searchsorted(all_classes, classes)] = prob
+    return out

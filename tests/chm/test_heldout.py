@@ -195,3 +195,28 @@ def test_cv_fits_is_validated(data):
     images, labels, _ = data
     with pytest.raises(ValueError, match="cv_fits"):
         MRFSegmenter(small_chm(), cv_fits="once").fit(images, labels)
+
+
+def test_without_context_cv_each_fold_is_a_whole_refit(data):
+    """context_cv=None leaves the lower levels' training maps in sample: fit_heldout then
+    refits the whole model per fold, and its maps are those models' predictions."""
+    images, labels, folds = data
+    CountingCHM.fits = CountingCHM.heldout_fits = 0
+    rec = Recorder()
+    params = {**small_chm().get_params(), "context_cv": None}
+    CountingCHM(**params).fit_heldout(images, labels, folds, rec)
+    assert CountingCHM.fits == 4  # three folds and the final fit
+    k, indices, maps = rec.calls[1]
+    ref = chm.CHM(**params).fit(images, [np.where(f == 1, -1, lab) for lab, f in zip(labels, folds)])
+    for a, b in zip(ref.predict_proba([images[i] for i in indices]), maps):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_with_classes_fills_missing_channels():
+    from chm.heldout import with_classes
+
+    p = np.random.RandomState(0).rand(3, 4, 2).astype(np.float32)
+    out = with_classes(p, np.array([1, 5]), np.array([1, 2, 5]))
+    np.testing.assert_array_equal(out[..., [0, 2]], p)
+    assert np.all(out[..., 1] == 0)
+    assert with_classes(p, np.array([1, 5]), np.array([1, 5])) is p
