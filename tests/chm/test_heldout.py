@@ -31,11 +31,12 @@ class Recorder:
         self.calls.append((k, indices, maps))
 
 
-def test_fit_heldout_gives_the_model_fit_gives(data):
+@pytest.mark.parametrize("params", [{}, {"epochs": "auto", "n_stages": 2}])
+def test_fit_heldout_gives_the_model_fit_gives(data, params):
     images, labels, folds = data
-    plain = small_chm().fit(images, labels)
+    plain = small_chm(**params).fit(images, labels)
     rec = Recorder()
-    shared = small_chm().fit_heldout(images, labels, folds, rec)
+    shared = small_chm(**params).fit_heldout(images, labels, folds, rec)
     for a, b in zip(plain.predict_proba(images), shared.predict_proba(images)):
         np.testing.assert_array_equal(a, b)
     assert [c[0] for c in rec.calls] == [0, 1, 2]
@@ -123,13 +124,13 @@ def test_default_wanted_is_every_image_with_a_pixel_of_the_fold(data):
     _, labels, folds = data
     few = [np.where(f == 2, -1, f) for f in folds]
     few[0] = np.where(folds[0] == 1, 2, few[0])  # fold 2: only image 0
-    lab = [np.where((f < 0), -1, l) for f, l in zip(few, labels)]
+    lab = [np.where((f < 0), -1, lb) for f, lb in zip(few, labels)]
     held = HeldOutFolds.from_folds(lab, few)
     assert held.wanted[2] == (0,)
     assert held.wanted[0] == tuple(range(6))
     for k, fold_labels in enumerate(held.fold_labels):
-        for l, f, y in zip(lab, few, fold_labels):
-            np.testing.assert_array_equal(y, np.where(f == k, -1, l))
+        for lb, f, y in zip(lab, few, fold_labels):
+            np.testing.assert_array_equal(y, np.where(f == k, -1, lb))
 
 
 class CountingCHM(chm.CHM):
