@@ -186,6 +186,24 @@ def _convnet_tv(config, seed):
     return convnet_model(config, seed)
 
 
+def _chm_potts(config, seed, smooth=False):
+    """The CHM trained with the Potts penalty by graph-cut proposals
+    (:class:`chm.proposals.ProposalSegmenter` on the supervised CHM)."""
+    from chm.proposals import ProposalSegmenter
+
+    return ProposalSegmenter(_chm_supervised(config, seed), cv=3,
+                             cv_images=config.get("mrf_cv_images"), smooth=smooth,
+                             random_state=seed)
+
+
+def _chm_potts_mrf(config, seed):
+    return _chm_potts(config, seed, smooth=True)
+
+
+def _potts_info(model):
+    return {"potts_lambda": float(model.weight_), "n_proposals": int(model.n_proposals_[-1])}
+
+
 def _tv_info(model):
     info = {"tv_weight": float(model.tv_weight)}
     if getattr(model, "epochs_", None) is not None:
@@ -210,6 +228,10 @@ WEIZMANN_METHODS.add("supervised+l2", "supervised + L2", _chm_l2, uses=_CHM + ("
                      info=_l2_info)
 WEIZMANN_METHODS.add("tv", "TV", _chm_tv, uses=_CHM, info=_tv_info)
 WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM_MRF)
+_CHM_POTTS = _CHM + ("mrf_cv_images",)
+WEIZMANN_METHODS.add("potts", "Potts proposals", _chm_potts, uses=_CHM_POTTS, info=_potts_info)
+WEIZMANN_METHODS.add("potts+mrf", "Potts proposals + MRF", _chm_potts_mrf, uses=_CHM_POTTS,
+                     info=_potts_info)
 WEIZMANN_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")
 WEIZMANN_METHODS.add("dense", "dense labels", _chm_dense, dense=True, uses=_CHM + ("dense_stages",),
                      info=_tv_info)

@@ -59,6 +59,7 @@ ESTIMATORS = frozenset({
     "chm.baselines.ForestSegmenter",
     "chm.mrf_segmenter.MRFSegmenter",
     "chm.self_training.SelfTrainingSegmenter",
+    "chm.proposals.ProposalSegmenter",
     "chm.convnet.estimator.ConvNetSegmenter",
 })
 

@@ -35,6 +35,7 @@ import chm
 from chm.baselines import ForestSegmenter
 from chm.datasets import sample_sparse_labels
 from chm.mrf_segmenter import MRFSegmenter
+from chm.proposals import ProposalSegmenter
 from chm.self_training import SelfTrainingSegmenter
 from chm.synthetic import make_shapes
 
@@ -78,6 +79,9 @@ SPECS = [
                                               random_state=0)),
     Spec("SelfTrainingSegmenter", lambda: SelfTrainingSegmenter(small_chm(), n_per_image=5,
                                                                 random_state=0)),
+    Spec("ProposalSegmenter", lambda: ProposalSegmenter(small_chm(), n_per_image=10, band=1,
+                                                        weights=(0.0, 0.5, 2.0), cv=2,
+                                                        random_state=0)),
 ]
 
 #: Segmenters with a training loop, which name its settings alike.
