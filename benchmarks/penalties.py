@@ -17,7 +17,9 @@ One table over these cells (data set and labeled pixels per training image):
 
 Methods: ``supervised`` (``tv_weight=0``), ``supervised+mrf``
 (:class:`chm.mrf_segmenter.MRFSegmenter` around the supervised model, lambda by
-cross-validation on held-out labeled pixels), ``forest``
+cross-validation on held-out labeled pixels), ``potts`` (the Potts penalty
+trained by graph-cut proposals, :class:`chm.proposals.ProposalSegmenter`
+around the supervised model), ``forest``
 (:class:`chm.baselines.ForestSegmenter`), and any penalty name of
 :data:`chm.penalties.PENALTY_NAMES`, or ``auto``, optionally with a weight
 after a colon (``bilateral:0.3``; without one :data:`FIXED_WEIGHT`, and
@@ -50,6 +52,7 @@ from chm.baselines import ForestSegmenter
 from chm.datasets import load_stanford_background, sample_sparse_labels, stanford_folds
 from chm.metrics import pixel_error
 from chm.mrf_segmenter import MRFSegmenter
+from chm.proposals import ProposalSegmenter
 
 #: Weight of a penalty named without one (the paper's TV weight of the CHM).
 FIXED_WEIGHT = 0.1
@@ -97,6 +100,10 @@ def make_method(method, data, backend, seed, args):
     if method == "supervised+mrf":
         return MRFSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
                             cv_images=args.mrf_cv_images, random_state=seed, n_jobs=args.n_jobs)
+    if method == "potts":
+        return ProposalSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
+                                 cv_images=args.mrf_cv_images, random_state=seed,
+                                 n_jobs=args.n_jobs)
     name, _, weight = method.partition(":")
     weight = weight or ("auto" if name == "auto" else str(FIXED_WEIGHT))
     return base_model(data, backend, seed, args, penalty=name,
