@@ -119,7 +119,7 @@ def _make_estimator(method, options, quiet):
     from . import CHM
     from .baselines import ForestSegmenter
 
-    cls = {"chm": CHM, "forest": ForestSegmenter}[method]
+    cls = {"chm": CHM, "potts": CHM, "forest": ForestSegmenter}[method]
     valid = cls().get_params(deep=False)
     unknown = sorted(set(options) - set(valid))
     if unknown:
@@ -129,7 +129,14 @@ def _make_estimator(method, options, quiet):
     params.setdefault("random_state", 0)
     if "verbose" in valid:
         params.setdefault("verbose", 0 if quiet else 1)
-    model = cls(**params)
+    if method == "potts":
+        from .proposals import ProposalSegmenter
+
+        params.setdefault("tv_weight", 0.0)  # the Potts term is the spatial penalty
+        model = ProposalSegmenter(cls(**params), random_state=params["random_state"])
+        model.estimator._check_params()
+    else:
+        model = cls(**params)
     model._check_params()  # the checks fit starts with, before any image is read
     return model
 
@@ -586,8 +593,10 @@ def build_parser():
                        help="image files (PNG, JPEG, TIFF, zarr), folders or glob patterns")
     labels_options(train)
     train.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
-    train.add_argument("--method", choices=("chm", "forest"), default="chm",
+    train.add_argument("--method", choices=("chm", "potts", "forest"), default="chm",
                        help="chm (default): contextual hierarchical model with a TV penalty; "
+                            "potts: the same model trained with the Potts penalty by graph-cut "
+                            "proposals (more accurate on objects, about 3x the fit time); "
                             "forest: random forest on multi-scale features (ilastik style)")
     train.add_argument("--config", metavar="FILE",
                        help="estimator options from a .toml or .json file (a flat table)")

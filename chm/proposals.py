@@ -236,32 +236,45 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         self.estimator_ = model
         return self
 
-    def predict_proba(self, images):
+    @property
+    def receptive_field_(self):
+        """The final model's ``receptive_field_`` (for tiled and distributed prediction)."""
+        self._check_fitted()
+        return self.estimator_.receptive_field_
+
+    def predict_proba(self, images, tile_size=None):
         """Probability maps of the last round's model (never smoothed).
 
         Parameters
         ----------
         images : list of ndarray (H, W) or (H, W, 3)
+        tile_size : int or None, default None
+            Passed to the final model's ``predict_proba`` when given (a
+            :class:`chm.CHM` then predicts large images tile by tile).
 
         Returns
         -------
         list of ndarray (H, W, C)
         """
         self._check_fitted()
-        return self.estimator_.predict_proba(images)
+        if tile_size is None:
+            return self.estimator_.predict_proba(images)
+        return self.estimator_.predict_proba(images, tile_size=tile_size)
 
-    def predict(self, images):
+    def predict(self, images, tile_size=None):
         """Label maps: the most probable class, or with ``smooth=True`` the cut with ``weight_``.
 
         Parameters
         ----------
         images : list of ndarray (H, W) or (H, W, 3)
+        tile_size : int or None, default None
+            See :meth:`predict_proba`.
 
         Returns
         -------
         list of int64 ndarray (H, W)
         """
-        probs = self.predict_proba(images)
+        probs = self.predict_proba(images, tile_size)
         if not self.smooth:
             return [self.classes_[p.argmax(axis=-1)] for p in probs]
         return [self.classes_[mrf_smooth(p, np.asarray(im) if self.contrast else None, self.weight_,

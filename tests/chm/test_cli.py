@@ -238,6 +238,31 @@ def test_forest_on_16bit_stacks_writes_stacks(stacks, tmp_path):
         assert (labels[k] != truths[k]).mean() < 0.1
 
 
+def test_potts_method_trains_a_proposal_segmenter(stacks, tmp_path, capsys):
+    from chm.proposals import ProposalSegmenter
+
+    root, stack, truths = stacks
+    model = tmp_path / "potts.chm"
+    assert cli.main(["train", str(root / "vol.tif"), "--labels", str(root / "vol_labels.tif"),
+                     "--out", str(model), "--method", "potts", "--set", "n_levels=2",
+                     "--set", "epochs=3", "--set", "context_cv=2", "--quiet"]) == 0
+    potts = chm.load(model)
+    assert isinstance(potts, ProposalSegmenter)
+    assert potts.estimator.tv_weight == 0 and potts.estimator.n_levels == 2
+    assert potts.n_proposals_[0] > 0
+    np.testing.assert_array_equal(potts.classes_, [1, 2])
+    out = tmp_path / "pred"
+    assert cli.main(["predict", str(model), str(root / "vol.tif"), "--out", str(out),
+                     "--quiet"]) == 0
+    labels = tifffile.imread(out / "vol.tif")
+    for k in range(2):
+        np.testing.assert_array_equal(labels[k], potts.predict([stack[k] / np.float32(65535)])[0])
+    code, err = _run_error(["train", str(root / "vol.tif"), "--labels",
+                            str(root / "vol_labels.tif"), "--out", str(model), "--method",
+                            "potts", "--set", "n_levels=0"], capsys)
+    _assert_one_line_error(code, err, "n_levels")
+
+
 def test_zarr_input_and_unlabeled_value(tmp_path):
     images, masks = make_shapes(n_images=2, shape=(32, 36), random_state=2)
     rng = np.random.RandomState(2)
