@@ -186,14 +186,18 @@ def _convnet_tv(config, seed):
     return convnet_model(config, seed)
 
 
-def _chm_potts(config, seed, smooth=False):
+def _chm_potts(config, seed, smooth=False, rounds=1):
     """The CHM trained with the Potts penalty by graph-cut proposals
     (:class:`chm.proposals.ProposalSegmenter` on the supervised CHM)."""
     from chm.proposals import ProposalSegmenter
 
-    return ProposalSegmenter(_chm_supervised(config, seed), cv=3,
+    return ProposalSegmenter(_chm_supervised(config, seed), rounds=rounds, cv=3,
                              cv_images=config.get("mrf_cv_images"), smooth=smooth,
                              random_state=seed)
+
+
+def _chm_potts_2(config, seed):
+    return _chm_potts(config, seed, rounds=2)
 
 
 def _chm_potts_mrf(config, seed):
@@ -230,6 +234,8 @@ WEIZMANN_METHODS.add("tv", "TV", _chm_tv, uses=_CHM, info=_tv_info)
 WEIZMANN_METHODS.add("tv+mrf", "TV + MRF", _chm_tv, mrf_of="tv", uses=_CHM_MRF)
 _CHM_POTTS = _CHM + ("mrf_cv_images",)
 WEIZMANN_METHODS.add("potts", "Potts proposals", _chm_potts, uses=_CHM_POTTS, info=_potts_info)
+WEIZMANN_METHODS.add("potts-2", "Potts proposals, 2 rounds", _chm_potts_2, uses=_CHM_POTTS,
+                     info=_potts_info)
 WEIZMANN_METHODS.add("potts+mrf", "Potts proposals + MRF", _chm_potts_mrf, uses=_CHM_POTTS,
                      info=_potts_info)
 WEIZMANN_METHODS.add("forest", "RF (scikit-image features)", forest_model, backend="forest")

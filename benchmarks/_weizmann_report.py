@@ -99,6 +99,7 @@ def write_report(args, runs, wall, argv, out, *, script, n_train, mrf_cv, **timi
         "tv+mrf": mrf_note(NAMES["tv+mrf"], "the TV", "graph cut", mrf_cv, args.mrf_cv_images,
                            [r["mrf_lambda"] for r in ok if r["method"] == "tv+mrf"], args.mrf_cv_fits),
         "potts": POTTS_NOTE,
+        "potts-2": POTTS_NOTE[:-1] + "; two rounds of cuts and refits (`rounds=2`).",
         "potts+mrf": POTTS_NOTE[:-1] + "; the test maps also cut with the chosen lambda "
         "(`smooth=True`).",
         "forest": FOREST_NOTE,

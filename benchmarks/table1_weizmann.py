@@ -82,7 +82,7 @@ ship_by_value(__name__)
 METHODS = WEIZMANN_METHODS.names()
 QUICK_METHODS = ("supervised", "supervised+mrf", "tv")
 #: Trial order, the slowest (MRF cross-validation) first.
-ORDER = ("supervised+mrf", "tv+mrf", "dense", "potts+mrf", "potts", "tv",
+ORDER = ("supervised+mrf", "tv+mrf", "dense", "potts+mrf", "potts-2", "potts", "tv",
          "forest", "supervised+l2", "supervised")
 #: Methods whose label maps at the first size and seed make the sample figure.
 PANEL_METHODS = ("supervised", "supervised+mrf", "tv")
