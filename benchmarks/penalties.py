@@ -19,7 +19,8 @@ Methods: ``supervised`` (``tv_weight=0``), ``supervised+mrf``
 (:class:`chm.mrf_segmenter.MRFSegmenter` around the supervised model, lambda by
 cross-validation on held-out labeled pixels), ``potts`` (the Potts penalty
 trained by graph-cut proposals, :class:`chm.proposals.ProposalSegmenter`
-around the supervised model), ``forest``
+around the supervised model, its weight chosen by balanced held-out accuracy;
+``potts:accuracy`` chooses it by plain accuracy), ``forest``
 (:class:`chm.baselines.ForestSegmenter`), and any penalty name of
 :data:`chm.penalties.PENALTY_NAMES`, or ``auto``, optionally with a weight
 after a colon (``bilateral:0.3``; without one :data:`FIXED_WEIGHT`, and
@@ -100,10 +101,11 @@ def make_method(method, data, backend, seed, args):
     if method == "supervised+mrf":
         return MRFSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
                             cv_images=args.mrf_cv_images, random_state=seed, n_jobs=args.n_jobs)
-    if method == "potts":
+    if method.partition(":")[0] == "potts":
+        scoring = method.partition(":")[2] or "balanced"
         return ProposalSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
-                                 cv_images=args.mrf_cv_images, random_state=seed,
-                                 n_jobs=args.n_jobs)
+                                 cv_images=args.mrf_cv_images, scoring=scoring,
+                                 random_state=seed, n_jobs=args.n_jobs)
     name, _, weight = method.partition(":")
     weight = weight or ("auto" if name == "auto" else str(FIXED_WEIGHT))
     return base_model(data, backend, seed, args, penalty=name,

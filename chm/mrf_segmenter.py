@@ -93,12 +93,15 @@ def _align_proba(prob, est_classes, classes):
 
 
 def _heldout_correct(prob, image, lab, mask, grid, classes, contrast, eps):
-    """Number of correctly labeled held-out pixels for every weight of the grid."""
+    """Correctly labeled held-out pixels per weight of the grid and class, (n_weights, n_classes)."""
     truth = lab[mask]
+    index = np.searchsorted(classes, truth)
     image = image if contrast else None
-    return np.array(
-        [np.count_nonzero(classes[mrf_smooth(prob, image, w, contrast, eps)[mask]] == truth) for w in grid]
-    )
+    return np.array([
+        np.bincount(index[classes[mrf_smooth(prob, image, w, contrast, eps)[mask]] == truth],
+                    minlength=classes.size)
+        for w in grid
+    ])
 
 
 class MRFSegmenter(BaseEstimator):
@@ -175,6 +178,12 @@ class MRFSegmenter(BaseEstimator):
         Weizmann Horse it cuts the search of a default CHM with TV from
         three fits of the whole hierarchy to three trainings of its last
         classifier.
+    scoring : {"accuracy", "balanced"}, default="accuracy"
+        What the held-out pixels score: ``"accuracy"``, the share of them
+        labeled right; ``"balanced"``, the mean over classes of the share of
+        each class's held-out pixels labeled right (balanced accuracy), so
+        that a rare class, such as a thin structure that smoothing erases,
+        counts as much as the common one.
     n_jobs : int, default=None
         Number of jobs smoothing the images of a fold in parallel (joblib
         convention; None means 1, 0 is not allowed).
@@ -216,14 +225,16 @@ class MRFSegmenter(BaseEstimator):
         "eps": [Interval(Real, 0, 1, closed="neither")],
         "cv_images": [None, Interval(Integral, 1, None, closed="left")],
         "cv_fits": [Options({"auto", "refit"})],
+        "scoring": [Options({"accuracy", "balanced"})],
         "n_jobs": N_JOBS,
         "random_state": [RandomState()],
     }
 
     def __init__(self, estimator, weights=None, contrast=False, cv=3, eps=1e-6, cv_images=None,
-                 cv_fits="auto", n_jobs=None, random_state=None):
+                 cv_fits="auto", scoring="accuracy", n_jobs=None, random_state=None):
         self.estimator = estimator
         self.cv_fits = cv_fits
+        self.scoring = scoring
         self.weights = weights
         self.contrast = contrast
         self.cv = cv
@@ -318,9 +329,13 @@ class MRFSegmenter(BaseEstimator):
             )
             for prob, i in zip(probs, used)
         )
-        correct = np.sum(Parallel(n_jobs=self.n_jobs)(jobs), axis=0)
-        n_heldout = sum(np.count_nonzero(folds[i] == k) for i in used)
-        return correct / n_heldout
+        correct = np.sum(Parallel(n_jobs=self.n_jobs)(jobs), axis=0)  # (n_weights, n_classes)
+        truth = np.concatenate([labels[i][folds[i] == k] for i in used])
+        n_heldout = np.bincount(np.searchsorted(classes, truth), minlength=classes.size)
+        if self.scoring == "accuracy":
+            return correct.sum(axis=1) / n_heldout.sum()
+        seen = n_heldout > 0  # balanced: the mean of the recalls of the held-out classes
+        return (correct[:, seen] / n_heldout[seen]).mean(axis=1)
 
     def save(self, path):
         """Write the fitted model to a model file; read it back with :func:`chm.load`.

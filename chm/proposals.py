@@ -24,7 +24,7 @@ from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
-from ._params import N_JOBS, Boolean, HasMethods, Interval, RandomState, SequenceOf
+from ._params import N_JOBS, Boolean, HasMethods, Interval, Options, RandomState, SequenceOf
 from .base import SegmenterMixin
 from .mrf import mrf_smooth
 from .mrf_segmenter import MRFSegmenter
@@ -116,7 +116,9 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
     (:func:`potts_proposals`, the sparse labels held fixed) and a fresh clone
     of ``estimator`` is fitted on the sparse labels plus ``n_per_image``
     pixels of each cut, drawn more than ``band`` px from the cut's
-    boundaries. This is the alternating direction method of Marin et al.
+    boundaries. When the search chooses weight 0 (no penalty), there is no
+    round, and the model is the estimator fitted on the sparse labels.
+    This is the alternating direction method of Marin et al.
     (2019) for ``E_S + λ · Potts``: the cut is its labeling step, the fit its
     training step. Only the training images and their sparse labels are
     used.
@@ -143,6 +145,11 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         Folds of the labeled pixels in the weight search.
     cv_images : int or None, default None
         Images scored per fold in the weight search (None: all).
+    scoring : {"balanced", "accuracy"}, default "balanced"
+        Score of the held-out labeled pixels in the weight search (see
+        :class:`~chm.mrf_segmenter.MRFSegmenter`). Balanced accuracy keeps
+        the cut from erasing a rare class (thin walls, vessels) that pooled
+        accuracy would give up to smooth the common one.
     smooth : bool, default False
         ``predict`` also cuts the final probability maps with ``weight_``
         (the Potts MRF at inference); ``predict_proba`` is never smoothed.
@@ -164,7 +171,8 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
     classes_ : ndarray
         The sparse labels' classes.
     n_proposals_ : list of int
-        Proposal pixels added to the training labels in each round.
+        Proposal pixels added to the training labels in each round (none
+        when the chosen weight is 0: ``estimator_`` is then the plain fit).
 
     Examples
     --------
@@ -183,6 +191,7 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         "contrast": [Boolean()],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "cv_images": [None, Interval(Integral, 1, None, closed="left")],
+        "scoring": [Options({"accuracy", "balanced"})],
         "smooth": [Boolean()],
         "n_jobs": N_JOBS,
         "random_state": [RandomState()],
@@ -190,7 +199,8 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
     _fitted_attribute = "estimator_"
 
     def __init__(self, estimator, rounds=1, n_per_image=100, band=2, weights=None, contrast=False,
-                 cv=3, cv_images=None, smooth=False, n_jobs=None, random_state=None):
+                 cv=3, cv_images=None, scoring="balanced", smooth=False, n_jobs=None,
+                 random_state=None):
         self.estimator = estimator
         self.rounds = rounds
         self.n_per_image = n_per_image
@@ -199,6 +209,7 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         self.contrast = contrast
         self.cv = cv
         self.cv_images = cv_images
+        self.scoring = scoring
         self.smooth = smooth
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -219,14 +230,16 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         images, labels = self._fit_prologue(images, labels)
         rng = check_random_state(self.random_state)
         search = MRFSegmenter(self.estimator, weights=self.weights, contrast=self.contrast,
-                              cv=self.cv, cv_images=self.cv_images, n_jobs=self.n_jobs,
+                              cv=self.cv, cv_images=self.cv_images, scoring=self.scoring,
+                              n_jobs=self.n_jobs,
                               random_state=rng).fit(images, labels)
         self.weight_ = float(search.weight_)
         self.weights_ = search.weights_
         self.cv_scores_ = search.cv_scores_
         model = search.estimator_
         self.n_proposals_ = []
-        for _ in range(int(self.rounds)):
+        # weight 0 is no penalty: the cut is the argmax, and the model stays the supervised fit
+        for _ in range(int(self.rounds) if self.weight_ > 0 else 0):
             extended, _ = potts_proposals(
                 model.predict_proba(images), labels, np.asarray(model.classes_), self.weight_,
                 int(self.n_per_image), int(self.band), rng, images, bool(self.contrast))
