@@ -205,7 +205,9 @@ def _chm_potts_mrf(config, seed):
 
 
 def _potts_info(model):
-    return {"potts_lambda": float(model.weight_), "n_proposals": int(model.n_proposals_[-1])}
+    # no proposals when the held-out labels chose the weight 0 (the plain fit is kept)
+    n_proposals = model.n_proposals_[-1] if model.n_proposals_ else 0
+    return {"potts_lambda": float(model.weight_), "n_proposals": int(n_proposals)}
 
 
 def _tv_info(model):

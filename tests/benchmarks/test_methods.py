@@ -16,8 +16,8 @@ def test_unknown_method_is_rejected_with_the_known_ones(methods):
         methods.WEIZMANN_METHODS["supervised+crf"]
     message = str(err.value)
     assert "unknown Table 1 method 'supervised+crf'" in message
-    assert ("known methods: supervised, supervised+mrf, supervised+l2, tv, tv+mrf, forest, dense"
-            in message)
+    assert ("known methods: supervised, supervised+mrf, supervised+l2, tv, tv+mrf, potts, potts-2, "
+            "potts+mrf, forest, dense" in message)
     with pytest.raises(ValueError, match="unknown Table 2 method 'svm'; known methods: supervised, "
                                          "supervised\\+mrf, tv, dense, chm-supervised"):
         methods.STANFORD_METHODS["svm"]
@@ -25,8 +25,8 @@ def test_unknown_method_is_rejected_with_the_known_ones(methods):
 
 def test_registry_order_backends_and_hosts(methods):
     t1, t2 = methods.WEIZMANN_METHODS, methods.STANFORD_METHODS
-    assert t1.names() == ("supervised", "supervised+mrf", "supervised+l2", "tv", "tv+mrf", "forest",
-                          "dense")
+    assert t1.names() == ("supervised", "supervised+mrf", "supervised+l2", "tv", "tv+mrf", "potts",
+                          "potts-2", "potts+mrf", "forest", "dense")
     assert t2.names("convnet") == ("supervised", "supervised+mrf", "tv", "dense")
     assert t2.names("chm") == ("chm-supervised", "chm-supervised+mrf", "chm-tv")
     assert t2.names("forest") == ("forest",)
@@ -57,6 +57,20 @@ def test_factories_build_the_configured_models(methods):
     assert type(forest).__name__ == "ForestSegmenter" and forest.random_state == 7
     assert t1.settings("supervised+l2", config) == {"chm_params": config["chm_params"], "l2": 0.01}
     assert t1.settings("forest", config) == {}
+
+
+def test_potts_factories_wrap_the_supervised_chm(methods):
+    config = {"chm_params": {"epochs": 3}, "threads": 1, "mrf_cv_images": 4}
+    t1 = methods.WEIZMANN_METHODS
+    potts = t1["potts"].build(config, 7)
+    assert type(potts).__name__ == "ProposalSegmenter"
+    assert (potts.rounds, potts.smooth, potts.cv_images, potts.random_state) == (1, False, 4, 7)
+    assert (potts.estimator.tv_weight, potts.estimator.epochs) == (0.0, 3)
+    assert t1["potts-2"].build(config, 7).rounds == 2 and t1["potts+mrf"].build(config, 7).smooth
+    potts.weight_, potts.n_proposals_ = 0.0, []  # the plain fit kept: no proposals
+    assert t1["potts"].info(potts) == {"potts_lambda": 0.0, "n_proposals": 0}
+    potts.weight_, potts.n_proposals_ = 1.5, [100, 98]
+    assert t1["potts"].info(potts) == {"potts_lambda": 1.5, "n_proposals": 98}
 
 
 def test_convnet_factory_records_fit_time(methods):

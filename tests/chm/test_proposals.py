@@ -2,10 +2,12 @@
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from sklearn.base import BaseEstimator
 
 import chm
 from chm.datasets import sample_sparse_labels
 from chm.mrf import mrf_smooth
+from chm.mrf_segmenter import MRFSegmenter
 from chm.proposals import ProposalSegmenter, potts_proposals
 
 
@@ -94,3 +96,54 @@ def test_proposal_segmenter_rejects_bad_parameters(data, param, value):
     model = ProposalSegmenter(**{"estimator": chm.CHM(n_levels=2, epochs=1), param: value})
     with pytest.raises(ValueError, match=param):
         model.fit(images, labels)
+
+
+class _FixedMaps(BaseEstimator):
+    """Predicts each image's own values as the probability of class 1, whatever it was fitted on."""
+
+    def fit(self, images, labels):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, images):
+        return [np.stack([1 - im, im], axis=-1).astype(np.float32) for im in images]
+
+
+def _speckle_and_a_thin_line(seed=0):
+    """p(class 1): 0.3 on the background with 20 % wrong speckle at 0.6, a 1 px line of class
+    1 at 0.6; 200 background pixels and 12 line pixels labeled."""
+    rng = np.random.RandomState(seed)
+    image = np.full((40, 40), 0.3)
+    image[rng.rand(40, 40) < 0.2] = 0.6
+    image[:, 20] = 0.6
+    truth = np.zeros((40, 40), dtype=int)
+    truth[:, 20] = 1
+    labels = np.full((40, 40), -1)
+    bg = np.flatnonzero(truth.ravel() == 0)
+    labels.ravel()[rng.choice(bg, 200, replace=False)] = 0
+    labels[rng.choice(40, 12, replace=False), 20] = 1
+    return image.astype(np.float32), labels
+
+
+def test_balanced_scoring_keeps_a_thin_class_that_plain_accuracy_smooths_away():
+    image, labels = _speckle_and_a_thin_line()
+    # weight 1 flips every isolated speckle pixel (4 edges) and the line (2 edges per pixel)
+    assert not np.any(mrf_smooth(np.stack([1 - image, image], -1), None, 1.0))
+    grid = (0.0, 1.0, 1e3)
+    plain = MRFSegmenter(_FixedMaps(), weights=grid, cv=2, random_state=0).fit([image], [labels])
+    balanced = MRFSegmenter(_FixedMaps(), weights=grid, cv=2, scoring="balanced",
+                            random_state=0).fit([image], [labels])
+    assert plain.weight_ == 1.0 and balanced.weight_ == 0.0
+    # balanced: the mean of the recalls (about 0.8 background, 1 line, against 1 and 0)
+    assert balanced.cv_scores_[0] > 0.85 and abs(balanced.cv_scores_[1] - 0.5) < 1e-9
+    assert plain.cv_scores_[1] > plain.cv_scores_[0]
+
+
+def test_proposals_stop_at_weight_zero_and_run_above_it():
+    image, labels = _speckle_and_a_thin_line()
+    grid = (0.0, 1.0, 1e3)
+    kept = ProposalSegmenter(_FixedMaps(), weights=grid, cv=2, random_state=0).fit([image], [labels])
+    assert kept.weight_ == 0.0 and kept.n_proposals_ == []
+    smoothed = ProposalSegmenter(_FixedMaps(), weights=grid, cv=2, scoring="accuracy",
+                                 random_state=0).fit([image], [labels])
+    assert smoothed.weight_ == 1.0 and smoothed.n_proposals_ == [100]
