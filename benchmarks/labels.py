@@ -21,7 +21,10 @@ and weight chosen on held-out labeled pixels),
 ``tv+self`` (:class:`chm.self_training.SelfTrainingSegmenter` around the
 default CHM: refitted with 20 confident pseudo-labels per image),
 ``supervised+mrf`` (:class:`chm.mrf_segmenter.MRFSegmenter` around the
-supervised CHM, lambda by cross-validation on labeled pixels).
+supervised CHM, lambda by cross-validation on labeled pixels), ``potts``
+(:class:`chm.proposals.ProposalSegmenter` around the supervised CHM: the Potts
+penalty trained by graph-cut proposals, which carry the labels outward over
+every training image).
 
 Data: ``weizmann`` (164 train / 164 test gray images), ``thin``
 (:func:`chm.synthetic.make_thin_structures`, ``--thin-images`` train and as
@@ -50,6 +53,7 @@ from chm.datasets import sample_sparse_labels
 from chm.labeling import simulate_strokes
 from chm.metrics import pixel_error
 from chm.mrf_segmenter import MRFSegmenter
+from chm.proposals import ProposalSegmenter
 from chm.self_training import SelfTrainingSegmenter
 
 METHODS = {
@@ -63,6 +67,9 @@ METHODS = {
                                          n_jobs=n_jobs),
     "tv+self": lambda seed, n_jobs: SelfTrainingSegmenter(
         chm.CHM(random_state=seed, n_jobs=n_jobs), random_state=seed),
+    "potts": lambda seed, n_jobs: ProposalSegmenter(
+        chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs), cv_images=50,
+        random_state=seed, n_jobs=n_jobs),
     "supervised+mrf": lambda seed, n_jobs: MRFSegmenter(
         chm.CHM(tv_weight=0.0, random_state=seed, n_jobs=n_jobs), cv_images=50,
         random_state=seed, n_jobs=n_jobs),
