@@ -7,6 +7,7 @@ Potts weight ``lambda`` by cross-validation over held-out labeled pixels
 :data:`DEFAULT_WEIGHTS` are also importable from :mod:`chm.mrf`.
 """
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -36,10 +37,27 @@ def _check_images_labels(images, labels):
     return images, val.check_labels(labels, images)
 
 
+def _classes_left_for_training(labels, folds, k):
+    """The classes of the labeled pixels outside fold ``k``."""
+    return np.unique(np.concatenate([lab[(f != k) & (lab >= 0)] for lab, f in zip(labels, folds)]))
+
+
+def folds_can_train(labels, cv, rng):
+    """Whether the ``cv`` folds :class:`MRFSegmenter` would deal leave each fold 2 classes to train on.
+
+    ``rng`` (a RandomState, left as it was) must be the one the search will
+    use: the folds are dealt from a copy of it.
+    """
+    n_labeled = sum(np.count_nonzero(lab >= 0) for lab in labels)
+    if n_labeled < cv:
+        return False
+    folds = _assign_folds(labels, cv, copy.deepcopy(rng))
+    return all(_classes_left_for_training(labels, folds, k).size >= 2 for k in range(cv))
+
+
 def _check_fold_classes(labels, folds, k, cv, classes):
     """Raise a ValueError if the labels left for training fold ``k`` hold fewer than 2 classes."""
-    kept = np.concatenate([lab[(f != k) & (lab >= 0)] for lab, f in zip(labels, folds)])
-    present = np.unique(kept)
+    present = _classes_left_for_training(labels, folds, k)
     if present.size >= 2:
         return
     missing = np.setdiff1d(classes, present)[0]
@@ -298,8 +316,9 @@ class MRFSegmenter(BaseEstimator):
 
             if self.cv_fits == "auto" and hasattr(self.estimator, "fit_heldout"):
                 est = clone(self.estimator)
+                # its maps have a column per class of all the labels, even before it is fitted
                 fitted = est.fit_heldout(
-                    images, labels, folds, lambda k, used, probs: score(k, used, probs, est.classes_),
+                    images, labels, folds, lambda k, used, probs: score(k, used, probs, classes),
                     wanted)
             else:
                 for k, used in enumerate(wanted):

@@ -17,6 +17,7 @@ plus a sample of the cut's pixels away from its boundaries (the proposals).
 The proposals reach every part of every training image, each consistent with
 its neighbours, where the sparse labels are a few isolated pixels.
 """
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,7 +28,7 @@ from sklearn.utils import check_random_state
 from ._params import N_JOBS, Boolean, HasMethods, Interval, Options, RandomState, SequenceOf
 from .base import SegmenterMixin
 from .mrf import mrf_smooth
-from .mrf_segmenter import MRFSegmenter
+from .mrf_segmenter import MRFSegmenter, folds_can_train
 
 __all__ = ["ProposalSegmenter", "potts_proposals"]
 
@@ -117,7 +118,9 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
     of ``estimator`` is fitted on the sparse labels plus ``n_per_image``
     pixels of each cut, drawn more than ``band`` px from the cut's
     boundaries. When the search chooses weight 0 (no penalty), there is no
-    round, and the model is the estimator fitted on the sparse labels.
+    round, and the model is the estimator fitted on the sparse labels; so it
+    is when some fold of the search would leave fewer than two classes to
+    train on (a class with a single labeled pixel), with a ``UserWarning``.
     This is the alternating direction method of Marin et al.
     (2019) for ``E_S + λ · Potts``: the cut is its labeling step, the fit its
     training step. Only the training images and their sparse labels are
@@ -167,7 +170,7 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
     cv_scores_ : ndarray or None
         Held-out accuracy of each weight of ``weights_`` (None without a search).
     weights_ : ndarray
-        The searched grid.
+        The searched grid (``[0.]`` when the labels were too few to search).
     classes_ : ndarray
         The sparse labels' classes.
     n_proposals_ : list of int
@@ -231,13 +234,24 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         search = MRFSegmenter(self.estimator, weights=self.weights, contrast=self.contrast,
                               cv=self.cv, cv_images=self.cv_images, scoring=self.scoring,
-                              n_jobs=self.n_jobs,
-                              random_state=rng).fit(images, labels)
+                              n_jobs=self.n_jobs, random_state=rng)
+        self.n_proposals_ = []
+        if search._weight_grid().size > 1 and not folds_can_train(labels, int(self.cv), rng):
+            # too few labels of a class to hold some out: no penalty rather than no model
+            counts = {c: sum(int(np.count_nonzero(lab == c)) for lab in labels)
+                      for c in np.unique(np.concatenate([lab[lab >= 0] for lab in labels]))}
+            warnings.warn(f"too few labeled pixels to choose the Potts weight by cv={self.cv} "
+                          f"folds (labeled pixels per class: {counts}); fitting without the "
+                          "penalty (weight 0): label more pixels of each class, or lower cv",
+                          UserWarning, stacklevel=2)
+            self.weight_, self.weights_, self.cv_scores_ = 0.0, np.zeros(1), None
+            self.estimator_ = clone(self.estimator).fit(images, labels)
+            return self
+        search.fit(images, labels)
         self.weight_ = float(search.weight_)
         self.weights_ = search.weights_
         self.cv_scores_ = search.cv_scores_
         model = search.estimator_
-        self.n_proposals_ = []
         # weight 0 is no penalty: the cut is the argmax, and the model stays the supervised fit
         for _ in range(int(self.rounds) if self.weight_ > 0 else 0):
             extended, _ = potts_proposals(

@@ -85,11 +85,25 @@ def test_parse_value():
 
 
 def test_train_keeps_label_values_and_options(trained):
-    model = chm.load(trained)
-    assert isinstance(model, chm.CHM)
+    from chm.proposals import ProposalSegmenter
+
+    model = chm.load(trained)  # the default method, potts: the CHM inside a ProposalSegmenter
+    assert isinstance(model, ProposalSegmenter) and isinstance(model.estimator_, chm.CHM)
     np.testing.assert_array_equal(model.classes_, [1, 2])
-    assert (model.n_levels, model.epochs, model.context_cv, model.random_state) == \
-        (2, 2, None, 0)
+    inner = model.estimator
+    assert (inner.n_levels, inner.epochs, inner.context_cv, inner.random_state, inner.tv_weight) == \
+        (2, 2, None, 0, 0.0)
+    assert model.random_state == 0
+
+
+def test_method_chm_trains_the_tv_model(data, tmp_path):
+    root, _ = data
+    model = tmp_path / "tv.chm"
+    assert cli.main(["train", str(root / "img"), "--labels", str(root / "lab"), "--out", str(model),
+                     "--method", "chm", "--quiet"] + TINY_CHM) == 0
+    tv = chm.load(model)
+    assert isinstance(tv, chm.CHM) and tv.tv_weight == chm.CHM().tv_weight > 0
+    assert (tv.n_levels, tv.epochs) == (2, 2)
 
 
 def test_predict_writes_label_values_and_proba(data, trained, tmp_path):
@@ -321,8 +335,8 @@ def test_shares_from_sets_the_class_prior(data, tmp_path, capsys):
     assert cli.main(base + ["--shares-from", str(tmp_path / "clicks"), "--quiet"] + TINY_CHM) == 0
     fitted = chm.load(model)
     assert fitted.classes_.tolist() == [1, 2]
-    assert fitted.class_prior_ == pytest.approx([0.6, 0.4])
-    assert fitted.label_prior_ != pytest.approx([0.6, 0.4])
+    assert fitted.estimator_.class_prior_ == pytest.approx([0.6, 0.4])
+    assert fitted.estimator_.label_prior_ != pytest.approx([0.6, 0.4])
 
     iio.imwrite(tmp_path / "clicks" / "b.png", np.full((40, 48), 3, np.uint8))
     code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "b.png")] + TINY_CHM,
@@ -333,7 +347,7 @@ def test_shares_from_sets_the_class_prior(data, tmp_path, capsys):
     _assert_one_line_error(code, err, "--shares-from")
     code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks"), "--method",
                                    "forest"], capsys)
-    _assert_one_line_error(code, err, "--method forest")
+    _assert_one_line_error(code, err, "--method forest")  # it has no class_prior
     iio.imwrite(tmp_path / "clicks" / "b.png", np.zeros((40, 48), np.uint8))
     code, err = _run_error(base + ["--shares-from", str(tmp_path / "clicks" / "b.png")] + TINY_CHM,
                            capsys)

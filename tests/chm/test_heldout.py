@@ -213,6 +213,18 @@ def test_without_context_cv_each_fold_is_a_whole_refit(data):
         np.testing.assert_array_equal(a, b)
 
 
+def test_mrf_segmenter_without_context_cv_scores_the_refits(data):
+    """The search must not ask the unfitted estimator for its classes: without context_cv,
+    fit_heldout scores the folds before it fits itself."""
+    images, labels, _ = data
+    params = {**small_chm().get_params(), "context_cv": None}
+    auto = MRFSegmenter(chm.CHM(**params), weights=[0.0, 0.5, 2.0], cv=3, random_state=0)
+    refit = MRFSegmenter(chm.CHM(**params), weights=[0.0, 0.5, 2.0], cv=3, cv_fits="refit",
+                         random_state=0)
+    np.testing.assert_array_equal(auto.fit(images, labels).cv_fold_scores_,
+                                  refit.fit(images, labels).cv_fold_scores_)
+
+
 def test_with_classes_fills_missing_channels():
     from chm.heldout import with_classes
 

@@ -147,3 +147,34 @@ def test_proposals_stop_at_weight_zero_and_run_above_it():
     smoothed = ProposalSegmenter(_FixedMaps(), weights=grid, cv=2, scoring="accuracy",
                                  random_state=0).fit([image], [labels])
     assert smoothed.weight_ == 1.0 and smoothed.n_proposals_ == [100]
+
+
+def test_a_class_too_rare_to_hold_out_gives_the_plain_fit_with_a_warning():
+    image, labels = _speckle_and_a_thin_line()
+    labels[labels == 1] = -1
+    labels[5, 20] = 1  # one labeled pixel of the line: some fold would train on the background alone
+    with pytest.raises(ValueError, match="lacks labels of class 1"):
+        MRFSegmenter(_FixedMaps(), weights=(0.0, 1.0), cv=2, random_state=0).fit([image], [labels])
+    with pytest.warns(UserWarning, match="too few labeled pixels to choose the Potts weight"):
+        model = ProposalSegmenter(_FixedMaps(), weights=(0.0, 1.0), cv=2, random_state=0).fit(
+            [image], [labels])
+    assert model.weight_ == 0.0 and model.n_proposals_ == [] and model.cv_scores_ is None
+    np.testing.assert_array_equal(model.predict([image])[0], (image > 0.5).astype(int))
+
+
+def test_folds_can_train_agrees_with_the_search_and_keeps_the_stream():
+    from chm.mrf_segmenter import folds_can_train
+
+    image, labels = _speckle_and_a_thin_line()
+    two = labels.copy()
+    two[two == 1] = -1
+    two[[3, 30], 20] = 1
+    for lab, expected in ((labels, True), (two, True)):
+        rng = np.random.RandomState(0)
+        assert folds_can_train([lab], 2, rng) is expected
+        assert rng.randint(1 << 30) == np.random.RandomState(0).randint(1 << 30)
+        MRFSegmenter(_FixedMaps(), weights=(0.0, 1.0), cv=2, random_state=0).fit([image], [lab])
+    one = two.copy()
+    one[30, 20] = -1
+    assert not folds_can_train([one], 2, np.random.RandomState(0))
+    assert not folds_can_train([np.where(labels == 0, -1, labels)[:1, :1]], 2, np.random.RandomState(0))
