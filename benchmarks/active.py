@@ -4,7 +4,9 @@ A simulated person labels the training images the way ``chm suggest`` asks:
 
 1. start from ``--start`` random labeled pixels per training image
    (:func:`chm.datasets.sample_sparse_labels`);
-2. fit the default :class:`chm.CHM`, predict the training images, and take
+2. fit the model (``--model chm``: the default :class:`chm.CHM`; ``potts``:
+   :class:`chm.proposals.ProposalSegmenter` around ``CHM(tv_weight=0)``, the
+   default of ``chm train``), predict the training images, and take
    ``--step`` suggestions per image (:func:`chm.labeling.suggest_from_proba`),
    answered from the ground-truth masks;
 3. repeat until ``--budget`` labeled pixels per image, then fit once more.
@@ -51,6 +53,7 @@ import chm
 from chm.datasets import sample_sparse_labels
 from chm.labeling import Suggestions, suggest_from_proba
 from chm.metrics import pixel_error
+from chm.proposals import ProposalSegmenter
 
 STRATEGY = re.compile(r"^(margin|entropy|least_confident)(?:-s(\d+(?:\.\d+)?))?(?:-p(\d+))?"
                       r"((?:\+prior|\+share|\+epochs)*)$")
@@ -179,12 +182,19 @@ def run_one(strategy, seed, px, args, data):
     labels = round_labels(strategy, seed, px, args, train_y)
     params = {**args.chm_params, **kept_params(strategy, seed, px, args)}
     model = chm.CHM(random_state=seed, n_jobs=args.n_jobs, **params)
+    if args.model == "potts":
+        model = ProposalSegmenter(model.set_params(tv_weight=0.0), random_state=seed,
+                                  n_jobs=args.n_jobs)
     t0 = time.perf_counter()
     model.fit(train_x, labels)
-    run = {"strategy": strategy, "seed": seed, "px": px,
+    fitted = getattr(model, "estimator_", model)  # the CHM (the last refit, for potts)
+    run = {"strategy": strategy, "seed": seed, "px": px, "model": args.model,
            "labeled_px_per_image": float(np.mean([(lab >= 0).sum() for lab in labels])),
-           "fit_seconds": time.perf_counter() - t0, "epochs": getattr(model, "epochs_", None),
-           "label_prior": model.label_prior_.tolist(), "class_prior": model.class_prior_.tolist()}
+           "fit_seconds": time.perf_counter() - t0, "epochs": getattr(fitted, "epochs_", None),
+           "label_prior": fitted.label_prior_.tolist(),
+           "class_prior": fitted.class_prior_.tolist()}
+    if args.model == "potts":
+        run["potts_lambda"] = float(model.weight_)
     if px == args.budget or args.eval_all:
         t0 = time.perf_counter()
         preds = model.predict(test_x)
@@ -199,7 +209,7 @@ def run_one(strategy, seed, px, args, data):
                                    min_distance=args.min_distance, measure=measure,
                                    smooth=smooth, random_state=1000 * seed + px)
         if pool:
-            found = farthest_in_features(model, train_x, labels, found, n_new,
+            found = farthest_in_features(fitted, train_x, labels, found, n_new,
                                          np.random.RandomState(1000 * seed + px))
         new, wrong, asked = [], 0, 0
         for lab, mask, p, s in zip(labels, train_y, proba, found):
@@ -262,6 +272,9 @@ def main(argv=None):
                         help="JSON object of CHM parameters other than the defaults")
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="N tiny synthetic train and N test images instead (a smoke test)")
+    parser.add_argument("--model", choices=("chm", "potts"), default="chm",
+                        help="chm: chm.CHM() (TV); potts: the Potts-proposal CHM, "
+                             "ProposalSegmenter(CHM(tv_weight=0)), the default of chm train")
     parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

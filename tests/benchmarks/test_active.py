@@ -54,6 +54,17 @@ def test_loop_adds_suggested_labels_each_round_and_resumes(active, tmp_path, cap
     assert len((out / "runs.jsonl").read_text().splitlines()) == 4
 
 
+def test_potts_model_runs_the_loop_with_the_proposal_segmenter(active, tmp_path):
+    out = tmp_path / "active"
+    active.main(["--model", "potts", "--strategies", "margin", "--seeds", "0", "--start", "4",
+                 "--step", "4", "--budget", "8", "--synthetic", "4", "--chm-params", TINY,
+                 "--n-jobs", "1", "--out", str(out)])
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["px"]) for r in runs] == [("potts", 4), ("potts", 8)]
+    assert all(r["potts_lambda"] >= 0 and len(r["class_prior"]) == 2 for r in runs)
+    assert 0 <= runs[-1]["pixel_error"] <= 1 and runs[0]["suggested"] == 16
+
+
 def test_strategy_names(active):
     assert active.parse_strategy("random") is None
     assert active.parse_strategy("margin") == ("margin", 0.0, set(), 0)
