@@ -1,12 +1,13 @@
 """What the segmenters of the package share: parameter checks, the fit prologue,
 label maps and accuracy from probability maps."""
+import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from . import _validation as val
 from ._params import validate_params
 from .metrics import pixel_error
 
-__all__ = ["SegmenterMixin"]
+__all__ = ["RefitMixin", "SegmenterMixin"]
 
 
 class SegmenterMixin:
@@ -133,3 +134,45 @@ class SegmenterMixin:
         if not any((lab >= 0).any() for lab in labels):
             raise ValueError("no labeled pixels to score")
         return 1.0 - pixel_error(self.predict(images), labels)
+
+
+class RefitMixin(SegmenterMixin):
+    """A segmenter that predicts with ``estimator_``, a fitted clone of its ``estimator``.
+
+    For the wrappers that refit their estimator on more labels than the
+    sparse ones (:class:`chm.proposals.ProposalSegmenter`,
+    :class:`chm.self_training.SelfTrainingSegmenter`).
+    """
+
+    _fitted_attribute = "estimator_"
+
+    @property
+    def receptive_field_(self):
+        """The final model's ``receptive_field_`` (for tiled and distributed prediction)."""
+        self._check_fitted()
+        return self.estimator_.receptive_field_
+
+    def predict_proba(self, images, tile_size=None):
+        """Probability maps of the final model, ``estimator_``.
+
+        Parameters
+        ----------
+        images : list of ndarray (H, W) or (H, W, 3)
+        tile_size : int or None, default None
+            Passed to the final model's ``predict_proba`` when given (a
+            :class:`chm.CHM` then predicts large images tile by tile).
+
+        Returns
+        -------
+        list of ndarray (H, W, C)
+        """
+        self._check_fitted()
+        if tile_size is None:
+            return self.estimator_.predict_proba(images)
+        return self.estimator_.predict_proba(images, tile_size=tile_size)
+
+    @staticmethod
+    def _n_added(extended, labels):
+        """Labeled pixels of the maps ``extended`` beyond those of ``labels``."""
+        return (sum(int(np.count_nonzero(e >= 0)) for e in extended)
+                - sum(int(np.count_nonzero(lab >= 0)) for lab in labels))

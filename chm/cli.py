@@ -203,6 +203,9 @@ def _check_model_channels(model, stack, path):
 
 
 def _can_tile(model):
+    inner = getattr(model, "estimator_", None)  # a wrapper tiles when the model it wraps does
+    if inner is not None:
+        return _can_tile(inner)
     return "tile_size" in inspect.signature(model.predict_proba).parameters
 
 

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
 from ._params import N_JOBS, Boolean, HasMethods, Interval, Options, RandomState, SequenceOf
-from .base import SegmenterMixin
+from .base import RefitMixin
 from .mrf import mrf_smooth
 from .mrf_segmenter import MRFSegmenter, folds_can_train
 
@@ -106,7 +106,7 @@ def potts_proposals(proba, labels, classes, weight, n_per_image, band, rng, imag
     return extended, cuts
 
 
-class ProposalSegmenter(SegmenterMixin, BaseEstimator):
+class ProposalSegmenter(RefitMixin, BaseEstimator):
     """A segmenter trained with the Potts penalty by graph-cut proposals.
 
     ``fit`` chooses the Potts weight ``weight_`` on held-out labeled pixels
@@ -199,8 +199,6 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
         "n_jobs": N_JOBS,
         "random_state": [RandomState()],
     }
-    _fitted_attribute = "estimator_"
-
     def __init__(self, estimator, rounds=1, n_per_image=100, band=2, weights=None, contrast=False,
                  cv=3, cv_images=None, scoring="balanced", smooth=False, n_jobs=None,
                  random_state=None):
@@ -257,36 +255,10 @@ class ProposalSegmenter(SegmenterMixin, BaseEstimator):
             extended, _ = potts_proposals(
                 model.predict_proba(images), labels, np.asarray(model.classes_), self.weight_,
                 int(self.n_per_image), int(self.band), rng, images, bool(self.contrast))
-            self.n_proposals_.append(sum(int(np.count_nonzero(e >= 0)) for e in extended)
-                                     - sum(int(np.count_nonzero(lab >= 0)) for lab in labels))
+            self.n_proposals_.append(self._n_added(extended, labels))
             model = clone(self.estimator).fit(images, extended)
         self.estimator_ = model
         return self
-
-    @property
-    def receptive_field_(self):
-        """The final model's ``receptive_field_`` (for tiled and distributed prediction)."""
-        self._check_fitted()
-        return self.estimator_.receptive_field_
-
-    def predict_proba(self, images, tile_size=None):
-        """Probability maps of the last round's model (never smoothed).
-
-        Parameters
-        ----------
-        images : list of ndarray (H, W) or (H, W, 3)
-        tile_size : int or None, default None
-            Passed to the final model's ``predict_proba`` when given (a
-            :class:`chm.CHM` then predicts large images tile by tile).
-
-        Returns
-        -------
-        list of ndarray (H, W, C)
-        """
-        self._check_fitted()
-        if tile_size is None:
-            return self.estimator_.predict_proba(images)
-        return self.estimator_.predict_proba(images, tile_size=tile_size)
 
     def predict(self, images, tile_size=None):
         """Label maps: the most probable class, or with ``smooth=True`` the cut with ``weight_``.

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
 from ._params import HasMethods, Interval, RandomState
-from .base import SegmenterMixin
+from .base import RefitMixin
 
 __all__ = ["SelfTrainingSegmenter", "pseudo_labels"]
 
@@ -64,7 +64,7 @@ def pseudo_labels(proba, labels, classes, n_per_image, threshold, rng):
     return out
 
 
-class SelfTrainingSegmenter(SegmenterMixin, BaseEstimator):
+class SelfTrainingSegmenter(RefitMixin, BaseEstimator):
     """A segmenter refitted on its sparse labels plus its own confident pixels.
 
     ``fit`` fits a clone of ``estimator`` on the sparse labels, draws
@@ -108,8 +108,6 @@ class SelfTrainingSegmenter(SegmenterMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": [RandomState()],
     }
-    _fitted_attribute = "estimator_"
-
     def __init__(self, estimator, n_per_image=20, threshold=0.9, max_iter=1, random_state=None):
         self.estimator = estimator
         self.n_per_image = n_per_image
@@ -134,26 +132,10 @@ class SelfTrainingSegmenter(SegmenterMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         model = clone(self.estimator).fit(images, labels)
         self.n_pseudo_labels_ = []
-        n_true = sum(int(np.count_nonzero(lab >= 0)) for lab in labels)
         for _ in range(int(self.max_iter)):
             extended = pseudo_labels(model.predict_proba(images), labels, np.asarray(model.classes_),
                                      int(self.n_per_image), float(self.threshold), rng)
-            self.n_pseudo_labels_.append(sum(int(np.count_nonzero(lab >= 0)) for lab in extended)
-                                         - n_true)
+            self.n_pseudo_labels_.append(self._n_added(extended, labels))
             model = clone(self.estimator).fit(images, extended)
         self.estimator_ = model
         return self
-
-    def predict_proba(self, images):
-        """Probability maps of the last round's model.
-
-        Parameters
-        ----------
-        images : list of ndarray (H, W) or (H, W, 3)
-
-        Returns
-        -------
-        list of ndarray (H, W, C)
-        """
-        self._check_fitted()
-        return self.estimator_.predict_proba(images)

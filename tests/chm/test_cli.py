@@ -573,3 +573,16 @@ def test_suggest_bad_input(data, trained, tmp_path, capsys):
                             "--out", str(tmp_path / "o")], capsys)
     _assert_one_line_error(code, err, "none.chm")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_wrapper_tiles_when_the_model_it_wraps_does():
+    from chm.baselines import ForestSegmenter
+    from chm.self_training import SelfTrainingSegmenter
+
+    images, masks = make_shapes(n_images=3, shape=(40, 48), random_state=0)
+    labels = [np.where(np.random.RandomState(i).rand(*m.shape) < 0.05, m, -1)
+              for i, m in enumerate(masks)]
+    forest = SelfTrainingSegmenter(ForestSegmenter(n_estimators=3, random_state=0)).fit(images, labels)
+    tiny = chm.CHM(n_levels=2, epochs=1, context_cv=None, random_state=0)
+    wrapped = SelfTrainingSegmenter(tiny).fit(images, labels)
+    assert not cli._can_tile(forest) and cli._can_tile(wrapped)

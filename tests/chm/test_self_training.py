@@ -61,6 +61,10 @@ def test_self_training_refits_on_true_and_pseudo_labels(data):
     assert diff > 1e-3
     np.testing.assert_array_equal(model.classes_, [0, 1])
     assert all(p.shape == m.shape for p, m in zip(model.predict(images), masks))
+    # the final CHM's receptive field and tiled prediction reach through the wrapper
+    assert model.receptive_field_ == model.estimator_.receptive_field_
+    tiled = model.predict_proba(images[:1], tile_size=16)[0]
+    np.testing.assert_allclose(tiled, model.estimator_.predict_proba(images[:1], tile_size=16)[0])
 
 
 @pytest.mark.parametrize("param, value", [("n_per_image", 0), ("threshold", 1.5),
