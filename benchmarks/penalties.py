@@ -20,7 +20,9 @@ Methods: ``supervised`` (``tv_weight=0``), ``supervised+mrf``
 cross-validation on held-out labeled pixels), ``potts`` (the Potts penalty
 trained by graph-cut proposals, :class:`chm.proposals.ProposalSegmenter`
 around the supervised model, its weight chosen by balanced held-out accuracy;
-``potts:accuracy`` chooses it by plain accuracy), ``forest``
+``potts:accuracy`` chooses it by plain accuracy; ``potts+contrast`` cuts with
+contrast-sensitive edge weights, so that the cut may change label at an
+intensity edge, such as the flank of a thin wall, at little cost), ``forest``
 (:class:`chm.baselines.ForestSegmenter`), and any penalty name of
 :data:`chm.penalties.PENALTY_NAMES`, or ``auto``, optionally with a weight
 after a colon (``bilateral:0.3``; without one :data:`FIXED_WEIGHT`, and
@@ -101,10 +103,11 @@ def make_method(method, data, backend, seed, args):
     if method == "supervised+mrf":
         return MRFSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
                             cv_images=args.mrf_cv_images, random_state=seed, n_jobs=args.n_jobs)
-    if method.partition(":")[0] == "potts":
+    if method.partition(":")[0] in ("potts", "potts+contrast"):
         scoring = method.partition(":")[2] or "balanced"
         return ProposalSegmenter(base_model(data, backend, seed, args, tv_weight=0.0),
                                  cv_images=args.mrf_cv_images, scoring=scoring,
+                                 contrast=method.startswith("potts+contrast"),
                                  random_state=seed, n_jobs=args.n_jobs)
     name, _, weight = method.partition(":")
     weight = weight or ("auto" if name == "auto" else str(FIXED_WEIGHT))
