@@ -199,6 +199,7 @@ class ProposalSegmenter(RefitMixin, BaseEstimator):
         "n_jobs": N_JOBS,
         "random_state": [RandomState()],
     }
+
     def __init__(self, estimator, rounds=1, n_per_image=100, band=2, weights=None, contrast=False,
                  cv=3, cv_images=None, scoring="balanced", smooth=False, n_jobs=None,
                  random_state=None):
@@ -236,7 +237,7 @@ class ProposalSegmenter(RefitMixin, BaseEstimator):
         self.n_proposals_ = []
         if search._weight_grid().size > 1 and not folds_can_train(labels, int(self.cv), rng):
             # too few labels of a class to hold some out: no penalty rather than no model
-            counts = {c: sum(int(np.count_nonzero(lab == c)) for lab in labels)
+            counts = {int(c): sum(int(np.count_nonzero(lab == c)) for lab in labels)
                       for c in np.unique(np.concatenate([lab[lab >= 0] for lab in labels]))}
             warnings.warn(f"too few labeled pixels to choose the Potts weight by cv={self.cv} "
                           f"folds (labeled pixels per class: {counts}); fitting without the "

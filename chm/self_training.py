@@ -108,6 +108,7 @@ class SelfTrainingSegmenter(RefitMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": [RandomState()],
     }
+
     def __init__(self, estimator, n_per_image=20, threshold=0.9, max_iter=1, random_state=None):
         self.estimator = estimator
         self.n_per_image = n_per_image
