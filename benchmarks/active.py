@@ -194,7 +194,9 @@ def run_one(strategy, seed, px, args, data):
            "label_prior": fitted.label_prior_.tolist(),
            "class_prior": fitted.class_prior_.tolist()}
     if args.model == "potts":
-        run["potts_lambda"] = float(model.weight_)
+        # the final CHM was fitted on the labels plus proposals: +share wants the labels' own shares
+        counts = [sum(int(np.count_nonzero(lab == c)) for lab in labels) for c in model.classes_]
+        run.update(label_prior=[c / sum(counts) for c in counts], potts_lambda=float(model.weight_))
     if px == args.budget or args.eval_all:
         t0 = time.perf_counter()
         preds = model.predict(test_x)

@@ -63,6 +63,10 @@ def test_potts_model_runs_the_loop_with_the_proposal_segmenter(active, tmp_path)
     assert [(r["model"], r["px"]) for r in runs] == [("potts", 4), ("potts", 8)]
     assert all(r["potts_lambda"] >= 0 and len(r["class_prior"]) == 2 for r in runs)
     assert 0 <= runs[-1]["pixel_error"] <= 1 and runs[0]["suggested"] == 16
+    # the shares of the labels themselves, not of the labels plus proposals the CHM was refitted on
+    first = active.sample_sparse_labels(active.load_weizmann_or_synthetic(4)[1], 4, random_state=0)
+    share = np.mean(np.concatenate([lab[lab >= 0] for lab in first]) == 1)
+    assert runs[0]["label_prior"] == pytest.approx([1 - share, share])
 
 
 def test_strategy_names(active):
