@@ -203,10 +203,12 @@ def _check_model_channels(model, stack, path):
 
 
 def _can_tile(model):
-    inner = getattr(model, "estimator_", None)  # a wrapper tiles when the model it wraps does
-    if inner is not None:
-        return _can_tile(inner)
-    return "tile_size" in inspect.signature(model.predict_proba).parameters
+    """Whether ``model.predict_proba`` takes ``tile_size`` and, for a wrapper, so does the
+    model it wraps (``estimator_``), which it passes the tiles on to."""
+    if "tile_size" not in inspect.signature(model.predict_proba).parameters:
+        return False
+    inner = getattr(model, "estimator_", None)
+    return inner is None or _can_tile(inner)
 
 
 def _tiling(model, image, tile_size):

@@ -586,3 +586,8 @@ def test_a_wrapper_tiles_when_the_model_it_wraps_does():
     tiny = chm.CHM(n_levels=2, epochs=1, context_cv=None, random_state=0)
     wrapped = SelfTrainingSegmenter(tiny).fit(images, labels)
     assert not cli._can_tile(forest) and cli._can_tile(wrapped)
+    # MRFSegmenter's own predict_proba takes no tile_size, whatever it wraps
+    from chm.mrf_segmenter import MRFSegmenter
+
+    mrf = MRFSegmenter(tiny, weights=[0.0, 1.0], cv=2, random_state=0).fit(images, labels)
+    assert cli._can_tile(mrf.estimator_) and not cli._can_tile(mrf)
