@@ -50,6 +50,7 @@ from _data import load_weizmann_or_synthetic
 from _runs import RunLog, f1_of_class, run_all
 
 import chm
+from chm.class_prior import label_prior
 from chm.datasets import sample_sparse_labels
 from chm.labeling import Suggestions, suggest_from_proba
 from chm.metrics import pixel_error
@@ -195,8 +196,9 @@ def run_one(strategy, seed, px, args, data):
            "class_prior": fitted.class_prior_.tolist()}
     if args.model == "potts":
         # the final CHM was fitted on the labels plus proposals: +share wants the labels' own shares
-        counts = [sum(int(np.count_nonzero(lab == c)) for lab in labels) for c in model.classes_]
-        run.update(label_prior=[c / sum(counts) for c in counts], potts_lambda=float(model.weight_))
+        indices = [np.where(lab >= 0, np.searchsorted(model.classes_, lab), -1) for lab in labels]
+        run.update(label_prior=label_prior(indices, len(model.classes_)).tolist(),
+                   potts_lambda=float(model.weight_))
     if px == args.budget or args.eval_all:
         t0 = time.perf_counter()
         preds = model.predict(test_x)
